@@ -1,0 +1,10 @@
+from protos.ingester.v1 import types_pb2 as _types_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetProcessorStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1,0 +1,66 @@
+"""Fixtures shared by the whole suite: a real PostgreSQL and fresh databases cloned from a template.
+
+PostgreSQL: the server named by GEOCUBE_TEST_DATABASE_DSN when set, otherwise an embedded server
+(pgserver) started for the session — the suite never skips for lack of a database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from services.catalogue import migrations
+from services.runtime.embedded_pg import EmbeddedPostgres
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+TEMPLATE_DB = "geocube_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """DSN of a PostgreSQL server (maintenance database) the suite may create databases in."""
+    dsn = os.environ.get("GEOCUBE_TEST_DATABASE_DSN")
+    if dsn:
+        yield dsn
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), cleanup=True)
+    yield server.start()
+    server.stop()
+
+
+def _with_db(dsn: str, dbname: str) -> str:
+    return conninfo.make_conninfo(dsn, dbname=dbname)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: str) -> str:
+    """Creates (once per session) a template database with every migration applied."""
+    template = f"{TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
+
+    async def migrate() -> None:
+        async with await psycopg.AsyncConnection.connect(_with_db(pg_server, template), autocommit=True) as conn:
+            await migrations.apply(conn)
+
+    asyncio.run(migrate())
+    return template
+
+
+@pytest.fixture
+def pg_dsn(pg_server: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated database for one test (cloned from the template: milliseconds)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template)))
+    yield _with_db(pg_server, name)
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
