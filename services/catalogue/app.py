@@ -1,0 +1,92 @@
+"""Assembles the catalogue process: database pool and migrations, scene sources, task queue and the
+gRPC servers. `start()` is used by `python -m services.catalogue`, the CLI and the tests alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, registry_pb2, registry_pb2_grpc, tasks_pb2
+from protos.ingester.v1 import tasks_pb2_grpc
+from services.catalogue import migrations
+from services.catalogue.ingestion import Ingestion
+from services.catalogue.registry_servicer import RegistryServicer
+from services.catalogue.search.inventory import SceneInventory, SceneSource
+from services.catalogue.search.local_archive import LocalArchive
+from services.catalogue.servicer import CatalogueServicer
+from services.catalogue.settings import CatalogueSettings
+from services.catalogue.tasks_servicer import TasksServicer
+from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
+from services.domain import products
+from services.runtime.errors import InvalidArgument
+from services.runtime.server import GrpcServer, start_server
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAMES = [
+    catalogue_pb2.DESCRIPTOR.services_by_name["Catalogue"].full_name,
+    tasks_pb2.DESCRIPTOR.services_by_name["Tasks"].full_name,
+    registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
+]
+
+
+@dataclasses.dataclass
+class CatalogueApp:
+    server: GrpcServer
+    pool: AsyncConnectionPool[Any]
+    notifier: TaskNotifier
+    archive: LocalArchive | None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def stop(self, grace: float = 2.0) -> None:
+        await self.server.stop(grace)
+        await self.notifier.stop()
+        await self.pool.close()
+
+
+def build_sources(settings: CatalogueSettings) -> tuple[dict[products.Constellation, list[SceneSource]], LocalArchive | None]:
+    sources: dict[products.Constellation, list[SceneSource]] = {}
+    archive = None
+    if settings.archive_path:
+        archive = LocalArchive(pathlib.Path(settings.archive_path))
+        archive.scan()
+        for constellation in products.Constellation:
+            sources.setdefault(constellation, []).append(archive)
+    return sources, archive
+
+
+async def start(settings: CatalogueSettings) -> CatalogueApp:
+    if not settings.database_dsn:
+        raise InvalidArgument("GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)")
+    async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
+        await migrations.apply(conn)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        settings.database_dsn, min_size=2, max_size=settings.pool_size, open=False
+    )
+    await pool.open(wait=True, timeout=30)
+    notifier = TaskNotifier(settings.database_dsn)
+    await notifier.start()
+    sources, archive = build_sources(settings)
+    queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
+    catalogue = CatalogueServicer(pool, SceneInventory(sources), Ingestion(pool, SceneInventory(sources)))
+
+    def register(server: Any) -> None:
+        catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
+        tasks_pb2_grpc.add_TasksServicer_to_server(TasksServicer(queue), server)
+        registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
+
+    server = await start_server(settings.address, [register], SERVICE_NAMES)
+    logger.info("catalogue listening on port %s", server.port)
+    return CatalogueApp(server, pool, notifier, archive)

@@ -1,0 +1,121 @@
+"""IngestArea (spec §3.5): validate the payload, find and tile the scenes, create or reuse one record per
+scene, register scenes and tiles in the workflow. Everything is written in one transaction, so a rejected
+or failed request leaves nothing behind (the reference could leave records and an empty AOI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from services.catalogue import tiling
+from services.catalogue.search.inventory import SceneInventory, area_geometry
+from services.catalogue.store import registry, workflow
+from services.catalogue.workflow import ingest
+from services.domain import models, products
+from services.runtime.errors import InvalidArgument
+
+_AOI_NAME = re.compile(r"^[a-zA-Z0-9\-:_]+$")
+
+
+def validate_area(area: models.Area) -> None:
+    if not _AOI_NAME.match(area.name):
+        raise InvalidArgument(
+            "name", f"wrong format for AOIID (must be chars, numbers and -:_ found '{area.name}')"
+        )
+    if products.parse_constellation(area.constellation) == products.Constellation.UNKNOWN:
+        raise InvalidArgument("scene_type.constellation", f"unrecognized constellation: {area.constellation}")
+    for field in ("scene_graph_name", "tile_graph_name"):
+        if not getattr(area, field):
+            raise InvalidArgument(field, "required for ingestion")
+    if area.retry_count < 0:
+        raise InvalidArgument("retry_count", "must be 0 or more")
+    area_geometry(area)
+
+
+async def resolve_layers(conn: Any, area: models.Area) -> dict[str, str]:
+    """layer name -> instance id; every layer must name an existing instance."""
+    instances = {}
+    for name, layer in sorted(area.layers.items()):
+        field = f"layers.{name}"
+        if layer.instance_id:
+            found = await registry.find_instance(conn, layer.instance_id)
+            if found is None:
+                raise InvalidArgument(field, f"unknown instance id {layer.instance_id}")
+            instances[name] = found.id
+            continue
+        if not layer.variable or not layer.instance:
+            raise InvalidArgument(field, "needs instance_id, or variable and instance")
+        variable = await registry.find_variable(conn, layer.variable)
+        if variable is None:
+            raise InvalidArgument(field, f"unknown variable {layer.variable}")
+        match = [i for i in variable.instances if i.name == layer.instance]
+        if not match:
+            raise InvalidArgument(field, f"unknown instance {layer.instance} for variable {layer.variable}")
+        instances[name] = match[0].id
+    return instances
+
+
+def _check_record_tags(area: models.Area, scene: models.CatalogScene) -> None:
+    for key, value in area.record_tags.items():
+        if scene.tags.get(key) != value:
+            raise InvalidArgument(
+                "record_tags",
+                f"area and scene '{scene.source_id}' have different value for tag '{key}':"
+                f" '{value}' != '{scene.tags.get(key, '')}'",
+            )
+
+
+def _link_tags(scene: models.CatalogScene) -> None:
+    # Sorted, unlike the reference's random order, so a re-ingestion finds the same record again.
+    previous = sorted({t.previous.scene_id for t in scene.tiles if t.previous})
+    reference = sorted({t.reference.scene_id for t in scene.tiles if t.reference})
+    scene.tags["previous_scenes"] = json.dumps(previous)
+    scene.tags["reference_scenes"] = json.dumps(reference)
+
+
+async def _attach_record(conn: Any, scene: models.CatalogScene) -> None:
+    for record in await registry.list_records(conn, name=scene.source_id):
+        tags = {k: v for k, v in record.tags.items() if k != "processingDate"}
+        if record.time == scene.data.date and tags == scene.tags:
+            scene.data.record_id = record.id
+            return
+    if scene.data.record_id:
+        return  # an uploaded scene keeps the record it names
+    scene.data.record_id = await registry.create_record(
+        conn, scene.source_id, scene.data.date, scene.tags, scene.wkt
+    )
+
+
+class Ingestion:
+    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory):
+        self._pool = pool
+        self._inventory = inventory
+
+    async def ingest(
+        self, area: models.Area, scenes: list[models.CatalogScene] | None, tiled: list[models.CatalogScene] | None
+    ) -> tuple[int, int]:
+        """Returns (scenes created, tiles of those scenes)."""
+        validate_area(area)
+        async with self._pool.connection() as conn:
+            instances = await resolve_layers(conn, area)
+        if tiled is None:
+            if scenes is None:
+                scenes, _ = await asyncio.to_thread(self._inventory.search, area)
+            tiled = tiling.list_tiles(area, scenes)
+        todo = [s for s in tiled if s.tiles]
+        async with self._pool.connection() as conn, conn.transaction():
+            existing = await workflow.scene_source_ids(conn, area.name)
+            todo = [s for s in todo if s.source_id not in existing]
+            for scene in todo:
+                _check_record_tags(area, scene)
+                _link_tags(scene)
+                await _attach_record(conn, scene)
+                scene.data.instances_id = dict(instances)
+            created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
+        tiles = sum(len(s.tiles) for s in todo if s.source_id in created)
+        return len(created), tiles
+

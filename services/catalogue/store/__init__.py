@@ -1,0 +1,1 @@
+"""All SQL of the catalogue: workflow rows, the task queue and the layer registry."""

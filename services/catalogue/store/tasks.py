@@ -1,0 +1,127 @@
+"""SQL of the task queue. A task row exists while its scene download or tile processing is queued or
+leased; it is deleted in the transaction that applies its result. Workers are woken by NOTIFY on
+CHANNEL (sent at commit), never by polling."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from services.domain import models
+
+Conn = AsyncConnection[Any]
+CHANNEL = "geocube_task"
+
+
+@dataclasses.dataclass
+class LeasedTask:
+    id: int
+    kind: models.TaskKind
+    scene_id: int
+    tile_id: int | None
+    lease_token: uuid.UUID
+    lease_expires: dt.datetime
+    attempts: int
+
+
+_COLUMNS = "id, kind, scene_id, tile_id, lease_token, lease_expires, attempts"
+
+
+def _task(row: tuple[Any, ...]) -> LeasedTask:
+    return LeasedTask(row[0], models.TaskKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+
+async def queue_download(conn: Conn, scene_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO task (kind, scene_id) VALUES ('download', %s) ON CONFLICT DO NOTHING", (scene_id,)
+    )
+    await conn.execute("SELECT pg_notify(%s, 'download')", (CHANNEL,))
+
+
+async def queue_process(conn: Conn, tile_ids: list[int]) -> None:
+    if not tile_ids:
+        return
+    await conn.execute(
+        "INSERT INTO task (kind, scene_id, tile_id) SELECT 'process', t.scene_id, t.id FROM tile t"
+        " WHERE t.id = ANY(%s) ORDER BY t.id ON CONFLICT DO NOTHING",
+        (tile_ids,),
+    )
+    await conn.execute("SELECT pg_notify(%s, 'process')", (CHANNEL,))
+
+
+async def claim(conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds: float) -> LeasedTask | None:
+    """Leases the oldest queued task of `kind`; SKIP LOCKED lets concurrent claims (any replica) pass each
+    other without ever handing one task to two workers."""
+    cur = await conn.execute(
+        "UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
+        " lease_expires = now() + make_interval(secs => %s), worker_id = %s, attempts = attempts + 1,"
+        " progress = ''"
+        " WHERE id = (SELECT id FROM task WHERE kind = %s AND state = 'queued' ORDER BY id"
+        " LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        f" RETURNING {_COLUMNS}",
+        (lease_seconds, worker_id, kind.value),
+    )
+    row = await cur.fetchone()
+    return _task(row) if row else None
+
+
+async def take_expired(conn: Conn, kind: models.TaskKind) -> LeasedTask | None:
+    """Locks one task of `kind` whose lease expired (its worker died or hung), for the caller to requeue
+    or fail in its transaction."""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM task WHERE kind = %s AND state = 'leased' AND lease_expires < now()"
+        " ORDER BY lease_expires LIMIT 1 FOR UPDATE SKIP LOCKED",
+        (kind.value,),
+    )
+    row = await cur.fetchone()
+    return _task(row) if row else None
+
+
+async def next_expiry(conn: Conn, kind: models.TaskKind) -> dt.datetime | None:
+    cur = await conn.execute(
+        "SELECT min(lease_expires) FROM task WHERE kind = %s AND state = 'leased'", (kind.value,)
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def lock_leased(conn: Conn, task_id: int, token: str) -> LeasedTask | None:
+    """The task if `token` still holds its lease (even past expiry, as long as nobody re-leased it)."""
+    try:
+        token_uuid = uuid.UUID(token)
+    except ValueError:
+        return None
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM task WHERE id = %s AND lease_token = %s AND state = 'leased' FOR UPDATE",
+        (task_id, token_uuid),
+    )
+    row = await cur.fetchone()
+    return _task(row) if row else None
+
+
+async def extend(conn: Conn, task_id: int, lease_seconds: float, progress: str) -> dt.datetime:
+    cur = await conn.execute(
+        "UPDATE task SET lease_expires = now() + make_interval(secs => %s), progress = %s WHERE id = %s"
+        " RETURNING lease_expires",
+        (lease_seconds, progress, task_id),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def requeue(conn: Conn, task_id: int, error: str) -> None:
+    await conn.execute(
+        "UPDATE task SET state = 'queued', lease_token = NULL, lease_expires = NULL, last_error = %s"
+        " WHERE id = %s",
+        (error, task_id),
+    )
+    await conn.execute("SELECT pg_notify(%s, kind) FROM task WHERE id = %s", (CHANNEL, task_id))
+
+
+async def delete(conn: Conn, task_id: int) -> None:
+    await conn.execute("DELETE FROM task WHERE id = %s", (task_id,))

@@ -1,0 +1,241 @@
+"""SQL of the workflow rows: AOIs, scenes, tiles. Every function takes the caller's connection, so the
+caller decides the transaction (a state transition and its task changes commit together)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from services.catalogue.store import codec
+from services.domain import models
+
+Conn = AsyncConnection[Any]
+
+
+def aoi_condition(aoi: str, column: str = "s.aoi_id") -> tuple[str, list[Any]]:
+    """The reference's AOI matching (spec §5.3): `(?i)` suffix = case-insensitive pattern; `*`/`?` =
+    pattern; otherwise exact equality."""
+    if aoi.endswith("(?i)"):
+        pattern = aoi[: -len("(?i)")].replace("_", "\\_").replace("*", "%").replace("?", "_")
+        return f"{column} ILIKE %s", [pattern]
+    if "*" in aoi or "?" in aoi:
+        pattern = aoi.replace("_", "\\_").replace("*", "%").replace("?", "_")
+        return f"{column} LIKE %s", [pattern]
+    return f"{column} = %s", [aoi]
+
+
+async def ensure_aoi(conn: Conn, aoi: str) -> bool:
+    cur = await conn.execute("INSERT INTO aoi (id) VALUES (%s) ON CONFLICT (id) DO NOTHING", (aoi,))
+    return cur.rowcount == 1
+
+
+async def list_aois(conn: Conn, pattern: str) -> list[tuple[str, str]]:
+    like = pattern.replace("_", "\\_").replace("%", "\\%").replace("*", "%").replace("?", "_")
+    cur = await conn.execute("SELECT id, status FROM aoi WHERE id LIKE %s ORDER BY id", (like or "%",))
+    return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def scene_source_ids(conn: Conn, aoi: str) -> set[str]:
+    cur = await conn.execute("SELECT source_id FROM scene WHERE aoi_id = %s", (aoi,))
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def insert_scene(conn: Conn, aoi: str, source_id: str, data: models.SceneAttrs, retry: int) -> int | None:
+    """Inserts a PENDING scene; None if the AOI already has a scene with this source id (skipped)."""
+    cur = await conn.execute(
+        "INSERT INTO scene (aoi_id, status, source_id, data, retry_countdown) VALUES (%s, 'PENDING', %s, %s, %s)"
+        " ON CONFLICT (aoi_id, source_id) DO NOTHING RETURNING id",
+        (aoi, source_id, Jsonb(codec.scene_data_to_json(data)), retry),
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def find_tile_id(conn: Conn, aoi: str, scene_source_id: str, tile_source_id: str) -> tuple[int, str] | None:
+    cur = await conn.execute(
+        "SELECT t.id, t.status FROM tile t JOIN scene s ON s.id = t.scene_id"
+        " WHERE s.aoi_id = %s AND s.source_id = %s AND t.source_id = %s",
+        (aoi, scene_source_id, tile_source_id),
+    )
+    row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+async def insert_tile(
+    conn: Conn, scene_id: int, source_id: str, data: models.TileAttrs, prev: int | None, ref: int | None, retry: int
+) -> int:
+    cur = await conn.execute(
+        "INSERT INTO tile (scene_id, status, source_id, data, prev, ref, retry_countdown)"
+        " VALUES (%s, 'NEW', %s, %s, %s, %s, %s) RETURNING id",
+        (scene_id, source_id, Jsonb(codec.tile_data_to_json(data)), prev, ref, retry),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def get_scene(conn: Conn, scene_id: int, lock: bool = False) -> models.Scene | None:
+    cur = await conn.execute(
+        f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE s.id = %s" + (" FOR UPDATE" if lock else ""),
+        (scene_id,),
+    )
+    row = await cur.fetchone()
+    return codec.scene_from_row(row) if row else None
+
+
+async def get_tile(conn: Conn, tile_id: int, with_scene: bool = True, lock: bool = False) -> models.Tile | None:
+    cur = await conn.execute(
+        f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.id = %s" + (" FOR UPDATE" if lock else ""), (tile_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    scene = await get_scene(conn, row[2]) if with_scene else None
+    return codec.tile_from_row(row, scene)
+
+
+async def list_scenes(conn: Conn, aoi: str, status: str | None, page: int, limit: int) -> list[models.Scene]:
+    where, params = aoi_condition(aoi)
+    if status:
+        where += " AND s.status = %s"
+        params.append(status)
+    query = f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE {where} ORDER BY s.id"
+    if limit > 0:
+        query += " LIMIT %s OFFSET %s"
+        params += [limit, max(page, 0) * limit]
+    cur = await conn.execute(query, params)
+    return [codec.scene_from_row(row) for row in await cur.fetchall()]
+
+
+async def list_scene_tiles(conn: Conn, scene_id: int) -> list[models.Tile]:
+    cur = await conn.execute(f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.scene_id = %s ORDER BY t.id", (scene_id,))
+    return [codec.tile_from_row(row) for row in await cur.fetchall()]
+
+
+async def set_scene_status(conn: Conn, scene_id: int, status: models.Status, message: str | None = None,
+                           countdown_delta: int = 0) -> None:
+    await conn.execute(
+        "UPDATE scene SET status = %s, message = COALESCE(%s, message), retry_countdown = retry_countdown + %s"
+        " WHERE id = %s",
+        (status.value, message, countdown_delta, scene_id),
+    )
+
+
+async def set_tile_status(conn: Conn, tile_id: int, status: models.Status, message: str | None = None,
+                          countdown_delta: int = 0) -> None:
+    await conn.execute(
+        "UPDATE tile SET status = %s, message = COALESCE(%s, message), retry_countdown = retry_countdown + %s"
+        " WHERE id = %s",
+        (status.value, message, countdown_delta, tile_id),
+    )
+
+
+async def release_scene_tiles(conn: Conn, scene_id: int) -> list[int]:
+    """NEW tiles of a downloaded scene that may start now (root, or previous DONE) -> PENDING."""
+    cur = await conn.execute(
+        "UPDATE tile t SET status = 'PENDING' WHERE t.scene_id = %s AND t.status = 'NEW'"
+        " AND (t.prev IS NULL OR EXISTS (SELECT 1 FROM tile p WHERE p.id = t.prev AND p.status = 'DONE'))"
+        " RETURNING t.id",
+        (scene_id,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def release_children(conn: Conn, tile_id: int) -> list[int]:
+    """NEW tiles waiting on `tile_id` whose scene is downloaded -> PENDING."""
+    cur = await conn.execute(
+        "UPDATE tile t SET status = 'PENDING' FROM scene s WHERE t.prev = %s AND t.status = 'NEW'"
+        " AND s.id = t.scene_id AND s.status = 'DONE' RETURNING t.id",
+        (tile_id,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def release_if_ready(conn: Conn, tile_id: int) -> list[int]:
+    """A NEW tile whose scene is downloaded -> PENDING (used when a failure heals the chain)."""
+    cur = await conn.execute(
+        "UPDATE tile t SET status = 'PENDING' FROM scene s WHERE t.id = %s AND t.status = 'NEW'"
+        " AND s.id = t.scene_id AND s.status = 'DONE' RETURNING t.id",
+        (tile_id,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def relink_children(conn: Conn, tile_id: int, new_prev: int | None) -> list[int]:
+    cur = await conn.execute("UPDATE tile SET prev = %s WHERE prev = %s RETURNING id", (new_prev, tile_id))
+    return sorted(row[0] for row in await cur.fetchall())
+
+
+async def replace_reference(conn: Conn, old_ref: int, new_root: int) -> None:
+    await conn.execute("UPDATE tile SET ref = NULL WHERE id = %s AND ref = %s", (new_root, old_ref))
+    await conn.execute("UPDATE tile SET ref = %s WHERE ref = %s", (new_root, old_ref))
+
+
+async def detach_tile(conn: Conn, tile_id: int) -> None:
+    await conn.execute("UPDATE tile SET prev = NULL WHERE id = %s", (tile_id,))
+
+
+async def aoi_of_scene(conn: Conn, scene_id: int) -> str:
+    cur = await conn.execute("SELECT aoi_id FROM scene WHERE id = %s", (scene_id,))
+    row = await cur.fetchone()
+    return row[0] if row else ""
+
+
+_PRIORITY = ["RETRY", "PENDING", "NEW", "DONE", "FAILED"]
+
+
+def _highest(statuses: set[str]) -> str:
+    for status in _PRIORITY:
+        if status in statuses:
+            return status
+    return "NEW"
+
+
+async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> None:
+    """Spec §5.8: RETRY > PENDING > NEW > DONE > FAILED over scenes, then over the tiles of DONE scenes."""
+    if is_retry:
+        status = "RETRY"
+    else:
+        cur = await conn.execute("SELECT DISTINCT status FROM scene WHERE aoi_id = %s", (aoi,))
+        status = _highest({row[0] for row in await cur.fetchall()})
+        if status == "DONE":
+            cur = await conn.execute(
+                "SELECT DISTINCT t.status FROM tile t JOIN scene s ON s.id = t.scene_id"
+                " WHERE s.aoi_id = %s AND s.status = 'DONE'",
+                (aoi,),
+            )
+            status = _highest({row[0] for row in await cur.fetchall()})
+    await conn.execute("UPDATE aoi SET status = %s WHERE id = %s AND status <> %s", (status, aoi, status))
+
+
+async def status_counts(conn: Conn, aoi: str) -> tuple[dict[str, int], dict[str, int]]:
+    cur = await conn.execute("SELECT status, count(*) FROM scene WHERE aoi_id = %s GROUP BY status", (aoi,))
+    scenes = {row[0]: row[1] for row in await cur.fetchall()}
+    cur = await conn.execute(
+        "SELECT t.status, count(*) FROM tile t JOIN scene s ON s.id = t.scene_id WHERE s.aoi_id = %s"
+        " GROUP BY t.status",
+        (aoi,),
+    )
+    tiles = {row[0]: row[1] for row in await cur.fetchall()}
+    return scenes, tiles
+
+
+async def root_leaf_summary(conn: Conn, aoi: str) -> tuple[int, Any, Any]:
+    """(root tile count, earliest scene date of root tiles, latest scene date of leaf tiles)."""
+    cur = await conn.execute(
+        "SELECT count(*), min((s.data->>'date')::timestamptz) FROM tile t JOIN scene s ON s.id = t.scene_id"
+        " WHERE s.aoi_id = %s AND t.status <> 'FAILED' AND t.prev IS NULL AND t.ref IS NULL",
+        (aoi,),
+    )
+    roots = await cur.fetchone()
+    cur = await conn.execute(
+        "SELECT max((s.data->>'date')::timestamptz) FROM tile t JOIN scene s ON s.id = t.scene_id"
+        " WHERE s.aoi_id = %s AND t.status <> 'FAILED'"
+        " AND NOT EXISTS (SELECT 1 FROM tile c WHERE c.prev = t.id)",
+        (aoi,),
+    )
+    leaves = await cur.fetchone()
+    assert roots is not None and leaves is not None
+    return int(roots[0]), roots[1], leaves[0]

@@ -1,0 +1,56 @@
+"""Registering catalogue scenes and tiles in the workflow (spec §5.4), inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from services.catalogue.store import tasks, workflow
+from services.domain import models
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+
+Conn = AsyncConnection[Any]
+
+
+def check_scenes(aoi: str, scenes: list[models.CatalogScene]) -> None:
+    """Validation before any write: the first bad scene rejects the whole call."""
+    for scene in scenes:
+        if scene.id != 0:
+            raise InvalidArgument("scenes", f"scene[{scene.source_id}] must not have id set")
+        if not scene.tiles or len(scene.tiles) != len(scene.data.tiles):
+            raise InvalidArgument("scenes", f"scene[{scene.source_id}] has no tiles")
+        if scene.aoi != aoi:
+            raise InvalidArgument("scenes", f"scene[{scene.source_id}].aoi ({scene.aoi!r}) and aoi ({aoi!r}) are different")
+
+
+async def ingest_scenes(conn: Conn, aoi: str, scenes: list[models.CatalogScene], retry_count: int) -> dict[str, int]:
+    """Creates the scenes (PENDING, one download task each) and their tiles (NEW) in date order, skipping
+    scenes the AOI already has. Returns source id -> id of the scenes created now."""
+    check_scenes(aoi, scenes)
+    await workflow.ensure_aoi(conn, aoi)
+    created: dict[str, int] = {}
+    for scene in sorted(scenes, key=lambda s: (s.data.date, s.source_id)):
+        scene_id = await workflow.insert_scene(conn, aoi, scene.source_id, scene.data, retry_count)
+        if scene_id is None:
+            continue
+        for tile in scene.tiles:
+            prev = ref = None
+            if tile.previous is not None and tile.reference is not None:
+                prev = await _dependency(conn, aoi, tile, tile.previous)
+                ref = await _dependency(conn, aoi, tile, tile.reference)
+            await workflow.insert_tile(conn, scene_id, tile.source_id, tile.data, prev, ref, retry_count)
+        await tasks.queue_download(conn, scene_id)
+        created[scene.source_id] = scene_id
+    await workflow.refresh_aoi_status(conn, aoi)
+    return created
+
+
+async def _dependency(conn: Conn, aoi: str, tile: models.CatalogTile, link: models.TileRef) -> int:
+    found = await workflow.find_tile_id(conn, aoi, link.scene_id, link.source_id)
+    if found is None or found[1] == models.Status.FAILED.value:
+        raise FailedPrecondition(
+            f"tile {tile.source_id} of scene {tile.scene_id} depends on tile {link.source_id} of scene "
+            f"{link.scene_id}, which is {'FAILED' if found else 'not in AOI ' + aoi}"
+        )
+    return found[0]

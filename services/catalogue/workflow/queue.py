@@ -1,0 +1,171 @@
+"""The task queue workers pull from: lease (long-poll), heartbeat, report.
+
+Ready tasks are announced by NOTIFY at commit; `TaskNotifier` turns notifications into asyncio events, so
+a waiting LeaseTask answers within milliseconds of the commit that made a task ready, on any replica. The
+only timed wake-up is the earliest lease expiry, when a dead worker's task must be taken back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from services.catalogue.store import tasks, workflow
+from services.catalogue.workflow import transitions
+from services.domain import models
+from services.domain.models import Status
+from services.runtime.errors import FailedPrecondition, InvalidArgument
+
+logger = logging.getLogger(__name__)
+
+
+class TaskNotifier:
+    """Listens on the task channel; `event(kind)` is set when a task of that kind may be ready."""
+
+    def __init__(self, dsn: str):
+        self._dsn = dsn
+        self._events = {kind: asyncio.Event() for kind in models.TaskKind}
+        self._runner: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    def event(self, kind: models.TaskKind) -> asyncio.Event:
+        return self._events[kind]
+
+    def wake(self, kind: models.TaskKind) -> None:
+        # Swap in a fresh event: whoever holds the old one is woken, later waiters wait for the next.
+        old = self._events[kind]
+        self._events[kind] = asyncio.Event()
+        old.set()
+
+    async def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="task-notifier")
+        await asyncio.wait_for(self._ready.wait(), timeout=30)
+
+    async def stop(self) -> None:
+        if self._runner:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {tasks.CHANNEL}")
+                    self._ready.set()
+                    delay = 0.1
+                    # Anything committed while we were not listening: wake every waiter once.
+                    for kind in models.TaskKind:
+                        self.wake(kind)
+                    async for note in conn.notifies():
+                        try:
+                            self.wake(models.TaskKind(note.payload))
+                        except ValueError:
+                            logger.warning("unknown task notification %r", note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database restart: reconnect with a capped back-off
+                logger.warning("task notifier lost its connection (%s); reconnecting", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+@dataclasses.dataclass
+class Lease:
+    task: tasks.LeasedTask
+    scene: models.Scene
+    tile: models.Tile | None = None
+    previous: models.Tile | None = None
+    reference: models.Tile | None = None
+
+
+class TaskQueue:
+    def __init__(self, pool: AsyncConnectionPool[Any], notifier: TaskNotifier, lease_seconds: float,
+                 max_attempts: int):
+        self._pool = pool
+        self._notifier = notifier
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+
+    async def lease(self, kind: models.TaskKind, worker_id: str, wait: float) -> Lease | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(wait, 0.0)
+        while True:
+            event = self._notifier.event(kind)  # taken before the claim: no wake-up can be missed
+            lease, next_expiry = await self._try_lease(kind, worker_id)
+            if lease is not None:
+                return lease
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            if next_expiry is not None:
+                until_expiry = (next_expiry - dt.datetime.now(dt.timezone.utc)).total_seconds()
+                remaining = min(remaining, max(until_expiry, 0.0) + 0.01)
+            try:
+                await asyncio.wait_for(event.wait(), timeout=remaining)
+            except TimeoutError:
+                pass
+
+    async def _try_lease(self, kind: models.TaskKind, worker_id: str) -> tuple[Lease | None, dt.datetime | None]:
+        async with self._pool.connection() as conn, conn.transaction():
+            await self._reclaim_expired(conn, kind)
+            task = await tasks.claim(conn, kind, worker_id, self.lease_seconds)
+            if task is None:
+                return None, await tasks.next_expiry(conn, kind)
+            return await self._load(conn, task), None
+
+    async def _reclaim_expired(self, conn: Any, kind: models.TaskKind) -> None:
+        """Expired leases count as transient failures: requeued, or the item fails when attempts run out."""
+        while (task := await tasks.take_expired(conn, kind)) is not None:
+            message = f"lease expired {task.attempts} time(s): the worker stopped answering"
+            logger.warning("task %s: %s", task.id, message)
+            if task.attempts >= self.max_attempts:
+                await tasks.delete(conn, task.id)
+                await self._apply(conn, task, Status.FAILED, message)
+            else:
+                await tasks.requeue(conn, task.id, message)
+
+    async def _load(self, conn: Any, task: tasks.LeasedTask) -> Lease:
+        scene = await workflow.get_scene(conn, task.scene_id)
+        assert scene is not None  # the task row cascades with its scene
+        if task.tile_id is None:
+            return Lease(task, scene)
+        tile = await workflow.get_tile(conn, task.tile_id)
+        assert tile is not None
+        previous = await workflow.get_tile(conn, tile.previous_id) if tile.previous_id else None
+        reference = await workflow.get_tile(conn, tile.reference_id) if tile.reference_id else None
+        return Lease(task, scene, tile, previous, reference)
+
+    async def heartbeat(self, task_id: int, token: str, progress: str) -> dt.datetime:
+        async with self._pool.connection() as conn, conn.transaction():
+            task = await tasks.lock_leased(conn, task_id, token)
+            if task is None:
+                raise FailedPrecondition(f"task {task_id}: lease no longer held")
+            return await tasks.extend(conn, task_id, self.lease_seconds, progress[:1000])
+
+    async def report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
+        if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
+            raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
+        async with self._pool.connection() as conn, conn.transaction():
+            task = await tasks.lock_leased(conn, task_id, token)
+            if task is None:
+                raise FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")
+            if temporary:
+                if task.attempts < self.max_attempts:
+                    await tasks.requeue(conn, task_id, message)
+                    return True
+                message = f"too many attempts ({task.attempts}): {message}"
+                status = Status.FAILED
+            await tasks.delete(conn, task_id)
+            return await self._apply(conn, task, status, message)
+
+    async def _apply(self, conn: Any, task: tasks.LeasedTask, status: Status, message: str) -> bool:
+        if task.tile_id is None:
+            return await transitions.update_scene(conn, task.scene_id, status, message)
+        return await transitions.update_tile(conn, task.tile_id, status, message)

@@ -1,0 +1,133 @@
+"""Scene and tile transitions (spec §5.6-5.7). Each function runs inside the caller's transaction and
+queues the tasks the transition releases, so the status change and the queue change commit together.
+
+Deliberate differences from the reference (docs/compatibility.md): a child released by a failure healing
+is only dispatched when its new previous tile is absent or DONE, and releasing it does not decrement its
+retry countdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from services.catalogue.store import tasks, workflow
+from services.domain.models import Status
+from services.runtime.errors import FailedPrecondition
+
+logger = logging.getLogger(__name__)
+Conn = AsyncConnection[Any]
+
+
+async def update_scene(conn: Conn, scene_id: int, requested: Status, message: str | None) -> bool:
+    """Non-forced scene transition; False when the current status refuses it (nothing changes)."""
+    scene = await workflow.get_scene(conn, scene_id, lock=True)
+    if scene is None or scene.status == requested:
+        return False
+    current = scene.status
+    if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
+        await finish_scene(conn, scene_id)
+    elif current == Status.PENDING and requested == Status.RETRY:
+        if scene.retry_countdown > 0:
+            await retry_scene(conn, scene_id)
+        else:
+            await workflow.set_scene_status(conn, scene_id, Status.RETRY, message)
+    elif current == Status.RETRY and requested == Status.PENDING:
+        await retry_scene(conn, scene_id)
+    elif current in (Status.PENDING, Status.RETRY) and requested == Status.FAILED:
+        await fail_scene(conn, scene_id, message)
+    else:
+        logger.warning("scene %s: refused transition %s -> %s", scene_id, current.value, requested.value)
+        return False
+    await workflow.refresh_aoi_status(conn, scene.aoi, is_retry=requested == Status.RETRY)
+    return True
+
+
+async def finish_scene(conn: Conn, scene_id: int) -> None:
+    await workflow.set_scene_status(conn, scene_id, Status.DONE)
+    await tasks.queue_process(conn, await workflow.release_scene_tiles(conn, scene_id))
+
+
+async def retry_scene(conn: Conn, scene_id: int) -> None:
+    await workflow.set_scene_status(conn, scene_id, Status.PENDING, countdown_delta=-1)
+    await tasks.queue_download(conn, scene_id)
+
+
+async def fail_scene(conn: Conn, scene_id: int, message: str | None) -> None:
+    tiles = await workflow.list_scene_tiles(conn, scene_id)
+    for tile in tiles:
+        if tile.status != Status.NEW:
+            raise FailedPrecondition(f"unconsistency: tile {tile.id} status {tile.status.value}")
+    await workflow.set_scene_status(conn, scene_id, Status.FAILED, message)
+    for tile in tiles:
+        await fail_tile(conn, tile.id, None)
+
+
+async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str | None) -> bool:
+    """Non-forced tile transition; False when the current status refuses it."""
+    tile = await workflow.get_tile(conn, tile_id, lock=True)
+    if tile is None or tile.status == requested:
+        return False
+    current = tile.status
+    if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
+        await finish_tile(conn, tile_id)
+    elif current == Status.PENDING and requested == Status.RETRY:
+        if tile.retry_countdown > 0:
+            await retry_tile(conn, tile_id)
+        else:
+            await workflow.set_tile_status(conn, tile_id, Status.RETRY, message)
+    elif current == Status.RETRY and requested == Status.PENDING:
+        if tile.scene.status != Status.DONE:
+            raise FailedPrecondition(f"cannot retry tile with scene status {tile.scene.status.value}")
+        await retry_tile(conn, tile_id)
+    elif current in (Status.PENDING, Status.RETRY) and requested == Status.FAILED:
+        await fail_tile(conn, tile_id, message)
+    else:
+        logger.warning("tile %s: refused transition %s -> %s", tile_id, current.value, requested.value)
+        return False
+    await workflow.refresh_aoi_status(conn, tile.scene.aoi, is_retry=requested == Status.RETRY)
+    return True
+
+
+async def finish_tile(conn: Conn, tile_id: int) -> None:
+    await workflow.set_tile_status(conn, tile_id, Status.DONE)
+    await tasks.queue_process(conn, await workflow.release_children(conn, tile_id))
+
+
+async def retry_tile(conn: Conn, tile_id: int) -> None:
+    tile = await workflow.get_tile(conn, tile_id, with_scene=False)
+    assert tile is not None
+    if tile.previous_id is not None:
+        prev = await workflow.get_tile(conn, tile.previous_id, with_scene=False)
+        if prev is not None and prev.status != Status.DONE:
+            raise FailedPrecondition(f"cannot retry tile when previous is {prev.status.value}")
+    await workflow.set_tile_status(conn, tile_id, Status.PENDING, countdown_delta=-1)
+    await tasks.queue_process(conn, [tile_id])
+
+
+async def fail_tile(conn: Conn, tile_id: int, message: str | None) -> None:
+    """Fails a tile and heals the chain around it: its dependants inherit its previous tile; a failed
+    root hands the root and reference roles to its first dependant."""
+    tile = await workflow.get_tile(conn, tile_id, with_scene=False)
+    assert tile is not None
+    prev_id = tile.previous_id
+    prev_done = prev_id is None
+    if prev_id is not None:
+        prev = await workflow.get_tile(conn, prev_id)
+        assert prev is not None
+        if prev.status == Status.FAILED:
+            raise FailedPrecondition("previous tile is FAILED")
+        if prev.scene.status == Status.FAILED:
+            raise FailedPrecondition("previous scene is FAILED")
+        prev_done = prev.status == Status.DONE
+    await workflow.set_tile_status(conn, tile_id, Status.FAILED, message)
+    await workflow.detach_tile(conn, tile_id)
+    children = await workflow.relink_children(conn, tile_id, prev_id)
+    if tile.reference_id is None and children:
+        await workflow.replace_reference(conn, tile_id, children[0])
+    if prev_done:
+        for child_id in children:
+            await tasks.queue_process(conn, await workflow.release_if_ready(conn, child_id))
+

@@ -1,0 +1,119 @@
+"""A started worker: its channel to the catalogue, its lease loop and its own gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable
+
+import grpc
+
+from protos.ingester.v1 import tasks_pb2
+from services.runtime import server as runtime_server
+from services.worker.lease import Handler, LeaseLoop, LoopConfig
+from services.worker.settings import WorkerSettings
+from services.worker.status import StatusBoard, WorkerState
+
+logger = logging.getLogger(__name__)
+
+# Registers the service's GetStatus servicer (reading the board) on the worker's gRPC server.
+StatusRegistrar = Callable[[grpc.aio.Server, StatusBoard], None]
+
+
+class WorkerApp:
+    def __init__(
+        self,
+        server: runtime_server.GrpcServer,
+        loop: LeaseLoop,
+        board: StatusBoard,
+        channel: grpc.aio.Channel,
+        owned_workdir: pathlib.Path | None,
+    ):
+        self._server = server
+        self._loop = loop
+        self._board = board
+        self._channel = channel
+        self._owned_workdir = owned_workdir
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def worker_id(self) -> str:
+        return self._board.worker_id
+
+    def status(self) -> WorkerState:
+        return self._board.snapshot()
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stops leasing, gives running tasks `grace` seconds, then closes the server and the channel.
+        Tasks cut short are not reported: their leases expire and another worker takes them."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._server.set_serving(False)
+        await self._loop.drain(grace)
+        await self._server.stop(min(grace, 5.0))
+        await self._channel.close()
+        if self._owned_workdir is not None:
+            await asyncio.to_thread(shutil.rmtree, self._owned_workdir, True)
+        logger.info("worker %s stopped", self._board.worker_id)
+
+
+async def start_worker(
+    settings: WorkerSettings,
+    *,
+    kind: tasks_pb2.TaskKind,
+    make_handler: Callable[[grpc.aio.Channel], Handler],
+    register_status: StatusRegistrar,
+    service_name: str,
+) -> WorkerApp:
+    """Checks the settings, connects to the catalogue, serves GetStatus and starts leasing.
+
+    `make_handler` receives the catalogue channel (the processor also indexes through it)."""
+    settings.check()
+    worker_id = settings.resolved_worker_id()
+    owned_workdir = None
+    if settings.workdir:
+        workdir = pathlib.Path(settings.workdir)
+        await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    else:
+        workdir = owned_workdir = pathlib.Path(
+            await asyncio.to_thread(tempfile.mkdtemp, prefix=f"geocube-{service_name.rsplit('.', 1)[-1].lower()}-")
+        )
+    board = StatusBoard(worker_id)
+    channel = grpc.aio.insecure_channel(settings.catalogue_address)
+    try:
+        handler = make_handler(channel)
+        server = await runtime_server.start_server(
+            settings.address, [lambda grpc_server: register_status(grpc_server, board)], [service_name]
+        )
+    except BaseException:
+        await channel.close()
+        if owned_workdir is not None:
+            shutil.rmtree(owned_workdir, ignore_errors=True)
+        raise
+    config = LoopConfig(
+        kind=kind,
+        worker_id=worker_id,
+        workdir=workdir,
+        concurrency=settings.concurrency,
+        lease_wait=settings.lease_wait_seconds,
+    )
+    loop = LeaseLoop(channel, config, handler, board)
+    loop.start()
+    logger.info(
+        "worker %s serving on port %d, leasing from %s (%d slot(s), workdir %s)",
+        worker_id,
+        server.port,
+        settings.catalogue_address,
+        settings.concurrency,
+        workdir,
+        extra={"worker_id": worker_id},
+    )
+    return WorkerApp(server, loop, board, channel, owned_workdir)

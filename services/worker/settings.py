@@ -1,0 +1,56 @@
+"""Settings both workers share; each service subclasses them with its own prefix and defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import socket
+from typing import ClassVar
+
+from services.runtime.errors import InvalidArgument
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSettings:
+    PREFIX: ClassVar[str] = "GEOCUBE_WORKER_"
+
+    # gRPC address (host:port) of the catalogue, which serves the Tasks and Registry services. Required.
+    catalogue_address: str = ""
+    # The worker's own gRPC server (GetStatus, health, reflection); port 0 picks a free one.
+    address: str = "127.0.0.1:0"
+    # Default storage root (absolute path or file:// URI); a scene's data.storage_uri overrides it. Required.
+    storage_uri: str = ""
+    # Parent of the per-task working directories; "" = a temporary folder removed at stop.
+    workdir: str = ""
+    # Tasks run at the same time by this process.
+    concurrency: int = 2
+    # Extra folders searched for graph files, before the built-in library (comma-separated).
+    graph_path: tuple[str, ...] = ()
+    # Name shown in leases and logs; "" = <hostname>-<pid>.
+    worker_id: str = ""
+    # Long-poll bound of one LeaseTask call, seconds.
+    lease_wait_seconds: float = 30.0
+    # On SIGTERM: how long running tasks may take to finish before they are left to lease expiry.
+    stop_grace_seconds: float = 30.0
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    def check(self) -> None:
+        """Raises InvalidArgument naming the environment variable of the first unusable setting."""
+        if not self.catalogue_address.strip():
+            raise InvalidArgument(
+                self.PREFIX + "CATALOGUE_ADDRESS", "required: host:port of the catalogue's gRPC server"
+            )
+        if not self.storage_uri.strip():
+            raise InvalidArgument(self.PREFIX + "STORAGE_URI", "required: absolute path or file:// URI")
+        if self.concurrency < 1:
+            raise InvalidArgument(self.PREFIX + "CONCURRENCY", f"must be at least 1, got {self.concurrency}")
+        if self.lease_wait_seconds < 0:
+            raise InvalidArgument(self.PREFIX + "LEASE_WAIT_SECONDS", "must not be negative")
+
+    def resolved_worker_id(self) -> str:
+        return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"
+
+    def graph_folders(self) -> list[pathlib.Path]:
+        return [pathlib.Path(folder) for folder in self.graph_path]
