@@ -16,6 +16,7 @@ from protos.ingester.v1 import tasks_pb2_grpc
 from services.catalogue import migrations
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
+from services.catalogue.search.archive_source import ArchiveSource
 from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
 from services.catalogue.servicer import CatalogueServicer
@@ -56,20 +57,25 @@ class CatalogueApp:
         await self.pool.close()
 
 
-def build_sources(settings: CatalogueSettings) -> tuple[dict[products.Constellation, list[SceneSource]], LocalArchive | None]:
+def build_sources(
+    settings: CatalogueSettings,
+) -> tuple[dict[products.Constellation, list[SceneSource]], LocalArchive | None]:
     sources: dict[products.Constellation, list[SceneSource]] = {}
     archive = None
     if settings.archive_path:
         archive = LocalArchive(pathlib.Path(settings.archive_path))
         archive.scan()
+        source = ArchiveSource(archive)
         for constellation in products.Constellation:
-            sources.setdefault(constellation, []).append(archive)
+            sources.setdefault(constellation, []).append(source)
     return sources, archive
 
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
     if not settings.database_dsn:
-        raise InvalidArgument("GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)")
+        raise InvalidArgument(
+            "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
+        )
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
@@ -80,7 +86,8 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     await notifier.start()
     sources, archive = build_sources(settings)
     queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
-    catalogue = CatalogueServicer(pool, SceneInventory(sources), Ingestion(pool, SceneInventory(sources)))
+    inventory = SceneInventory(sources)
+    catalogue = CatalogueServicer(pool, inventory, Ingestion(pool, inventory))
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)

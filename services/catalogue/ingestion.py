@@ -96,7 +96,10 @@ class Ingestion:
         self._inventory = inventory
 
     async def ingest(
-        self, area: models.Area, scenes: list[models.CatalogScene] | None, tiled: list[models.CatalogScene] | None
+        self,
+        area: models.Area,
+        scenes: list[models.CatalogScene] | None,
+        tiled: list[models.CatalogScene] | None,
     ) -> tuple[int, int]:
         """Returns (scenes created, tiles of those scenes)."""
         validate_area(area)
@@ -118,4 +121,3 @@ class Ingestion:
             created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
         tiles = sum(len(s.tiles) for s in todo if s.source_id in created)
         return len(created), tiles
-

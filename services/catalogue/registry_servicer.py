@@ -21,15 +21,30 @@ def _instance(i: registry.Instance) -> registry_pb2.Instance:
 
 
 def _variable(v: registry.Variable) -> registry_pb2.Variable:
-    return registry_pb2.Variable(id=v.id, name=v.name, unit=v.unit, description=v.description, dtype=v.dtype,
-                                 instances=[_instance(i) for i in v.instances])
+    return registry_pb2.Variable(
+        id=v.id,
+        name=v.name,
+        unit=v.unit,
+        description=v.description,
+        dtype=v.dtype,
+        instances=[_instance(i) for i in v.instances],
+    )
 
 
 def _dataset(d: registry.Dataset) -> registry_pb2.Dataset:
     out = registry_pb2.Dataset(
-        id=d.id, record_id=d.record_id, instance_id=d.instance_id, uri=d.uri, subdir=d.subdir, bands=d.bands,
-        dformat=registry_pb2.DataFormat(dtype=d.dtype, no_data=d.no_data, min_value=d.min_value, max_value=d.max_value),
-        real_min_value=d.real_min_value, real_max_value=d.real_max_value, exponent=d.exponent,
+        id=d.id,
+        record_id=d.record_id,
+        instance_id=d.instance_id,
+        uri=d.uri,
+        subdir=d.subdir,
+        bands=d.bands,
+        dformat=registry_pb2.DataFormat(
+            dtype=d.dtype, no_data=d.no_data, min_value=d.min_value, max_value=d.max_value
+        ),
+        real_min_value=d.real_min_value,
+        real_max_value=d.real_max_value,
+        exponent=d.exponent,
     )
     if d.created is not None:
         out.created.FromDatetime(d.created)
@@ -45,31 +60,39 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
     def __init__(self, pool: AsyncConnectionPool[Any]):
         self._pool = pool
 
-    async def CreateVariable(self, request: registry_pb2.CreateVariableRequest, context: grpc.aio.ServicerContext
-                             ) -> registry_pb2.Variable:
+    async def CreateVariable(
+        self, request: registry_pb2.CreateVariableRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.Variable:
         _check_name("name", request.name)
         dtype = (request.dtype or "float32").lower()
         if dtype not in DTYPES:
             raise InvalidArgument("dtype", f"must be one of {', '.join(DTYPES)} (found {request.dtype!r})")
         async with self._pool.connection() as conn:
-            return _variable(await registry.create_variable(conn, request.name, request.unit, request.description, dtype))
+            return _variable(
+                await registry.create_variable(conn, request.name, request.unit, request.description, dtype)
+            )
 
-    async def ListVariables(self, request: registry_pb2.ListVariablesRequest, context: grpc.aio.ServicerContext
-                            ) -> registry_pb2.ListVariablesResponse:
+    async def ListVariables(
+        self, request: registry_pb2.ListVariablesRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListVariablesResponse:
         async with self._pool.connection() as conn:
             variables = await registry.list_variables(conn, request.name)
         return registry_pb2.ListVariablesResponse(variables=[_variable(v) for v in variables])
 
-    async def CreateInstance(self, request: registry_pb2.CreateInstanceRequest, context: grpc.aio.ServicerContext
-                             ) -> registry_pb2.Instance:
+    async def CreateInstance(
+        self, request: registry_pb2.CreateInstanceRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.Instance:
         _check_name("name", request.name)
         if not request.variable:
             raise InvalidArgument("variable", "required")
         async with self._pool.connection() as conn:
-            return _instance(await registry.create_instance(conn, request.variable, request.name, dict(request.metadata)))
+            return _instance(
+                await registry.create_instance(conn, request.variable, request.name, dict(request.metadata))
+            )
 
-    async def ListRecords(self, request: registry_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
-                          ) -> registry_pb2.ListRecordsResponse:
+    async def ListRecords(
+        self, request: registry_pb2.ListRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListRecordsResponse:
         async with self._pool.connection() as conn:
             records = await registry.list_records(conn, request.name, dict(request.tags), request.limit)
         out = registry_pb2.ListRecordsResponse()
@@ -78,26 +101,41 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             msg.time.FromDatetime(r.time)
         return out
 
-    async def IndexDatasets(self, request: registry_pb2.IndexDatasetsRequest, context: grpc.aio.ServicerContext
-                            ) -> registry_pb2.IndexDatasetsResponse:
+    async def IndexDatasets(
+        self, request: registry_pb2.IndexDatasetsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.IndexDatasetsResponse:
         created = existing = 0
         async with self._pool.connection() as conn, conn.transaction():
             for i, d in enumerate(request.datasets):
                 if not d.uri:
                     raise InvalidArgument(f"datasets[{i}].uri", "required")
                 if d.dformat.dtype.lower() not in DTYPES:
-                    raise InvalidArgument(f"datasets[{i}].dformat.dtype", f"must be one of {', '.join(DTYPES)}")
-                new = await registry.index_dataset(conn, registry.Dataset(
-                    record_id=d.record_id, instance_id=d.instance_id, uri=d.uri, subdir=d.subdir,
-                    bands=list(d.bands) or [1], dtype=d.dformat.dtype.lower(), no_data=d.dformat.no_data,
-                    min_value=d.dformat.min_value, max_value=d.dformat.max_value, real_min_value=d.real_min_value,
-                    real_max_value=d.real_max_value, exponent=d.exponent or 1.0,
-                ))
+                    raise InvalidArgument(
+                        f"datasets[{i}].dformat.dtype", f"must be one of {', '.join(DTYPES)}"
+                    )
+                new = await registry.index_dataset(
+                    conn,
+                    registry.Dataset(
+                        record_id=d.record_id,
+                        instance_id=d.instance_id,
+                        uri=d.uri,
+                        subdir=d.subdir,
+                        bands=list(d.bands) or [1],
+                        dtype=d.dformat.dtype.lower(),
+                        no_data=d.dformat.no_data,
+                        min_value=d.dformat.min_value,
+                        max_value=d.dformat.max_value,
+                        real_min_value=d.real_min_value,
+                        real_max_value=d.real_max_value,
+                        exponent=d.exponent or 1.0,
+                    ),
+                )
                 created, existing = created + new, existing + (not new)
         return registry_pb2.IndexDatasetsResponse(created=created, existing=existing)
 
-    async def ListDatasets(self, request: registry_pb2.ListDatasetsRequest, context: grpc.aio.ServicerContext
-                           ) -> registry_pb2.ListDatasetsResponse:
+    async def ListDatasets(
+        self, request: registry_pb2.ListDatasetsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListDatasetsResponse:
         async with self._pool.connection() as conn:
             datasets = await registry.list_datasets(conn, request.record_id, request.instance_id)
         return registry_pb2.ListDatasetsResponse(datasets=[_dataset(d) for d in datasets])

@@ -12,8 +12,12 @@ from services.domain import models
 
 def _counts(by_status: dict[str, int]) -> catalogue_pb2.StatusCounts:
     return catalogue_pb2.StatusCounts(
-        new=by_status.get("NEW", 0), pending=by_status.get("PENDING", 0), done=by_status.get("DONE", 0),
-        retry=by_status.get("RETRY", 0), failed=by_status.get("FAILED", 0), total=sum(by_status.values()),
+        new=by_status.get("NEW", 0),
+        pending=by_status.get("PENDING", 0),
+        done=by_status.get("DONE", 0),
+        retry=by_status.get("RETRY", 0),
+        failed=by_status.get("FAILED", 0),
+        total=sum(by_status.values()),
     )
 
 

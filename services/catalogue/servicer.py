@@ -26,21 +26,26 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
         self._inventory = inventory
         self._ingestion = ingestion
 
-    async def SearchScenes(self, request: catalogue_pb2.SearchScenesRequest, context: grpc.aio.ServicerContext
-                           ) -> catalogue_pb2.SearchScenesResponse:
+    async def SearchScenes(
+        self, request: catalogue_pb2.SearchScenesRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.SearchScenesResponse:
         area = pc.area_from_proto(request.area)
         # Searching reads files or calls remote catalogues: keep the event loop free.
         scenes, has_next = await asyncio.to_thread(self._inventory.search, area)
-        return catalogue_pb2.SearchScenesResponse(scenes=[pc.catalog_scene_to_proto(s) for s in scenes], next=has_next)
+        return catalogue_pb2.SearchScenesResponse(
+            scenes=[pc.catalog_scene_to_proto(s) for s in scenes], next=has_next
+        )
 
-    async def ListTiles(self, request: catalogue_pb2.ListTilesRequest, context: grpc.aio.ServicerContext
-                        ) -> catalogue_pb2.ListTilesResponse:
+    async def ListTiles(
+        self, request: catalogue_pb2.ListTilesRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.ListTilesResponse:
         area = pc.area_from_proto(request.area)
         scenes = tiling.list_tiles(area, [pc.catalog_scene_from_proto(s) for s in request.scenes])
         return catalogue_pb2.ListTilesResponse(scenes=[pc.catalog_scene_to_proto(s) for s in scenes])
 
-    async def IngestArea(self, request: catalogue_pb2.IngestAreaRequest, context: grpc.aio.ServicerContext
-                         ) -> catalogue_pb2.IngestAreaResponse:
+    async def IngestArea(
+        self, request: catalogue_pb2.IngestAreaRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.IngestAreaResponse:
         started = time.perf_counter()
         area = pc.area_from_proto(request.area)
         source = request.WhichOneof("source")
@@ -54,21 +59,27 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
         elapsed.FromNanoseconds(int((time.perf_counter() - started) * 1e9))
         return catalogue_pb2.IngestAreaResponse(scene_count=n_scenes, tile_count=n_tiles, elapsed=elapsed)
 
-    async def ListAois(self, request: catalogue_pb2.ListAoisRequest, context: grpc.aio.ServicerContext
-                       ) -> catalogue_pb2.ListAoisResponse:
+    async def ListAois(
+        self, request: catalogue_pb2.ListAoisRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.ListAoisResponse:
         async with self._pool.connection() as conn:
             rows = await workflow.list_aois(conn, request.pattern or "*")
         return catalogue_pb2.ListAoisResponse(
-            aois=[types_pb2.Aoi(id=aoi, status=pc.status_to_proto(models.Status(status))) for aoi, status in rows]
+            aois=[
+                types_pb2.Aoi(id=aoi, status=pc.status_to_proto(models.Status(status)))
+                for aoi, status in rows
+            ]
         )
 
-    async def GetAoiReport(self, request: catalogue_pb2.GetAoiReportRequest, context: grpc.aio.ServicerContext
-                           ) -> catalogue_pb2.GetAoiReportResponse:
+    async def GetAoiReport(
+        self, request: catalogue_pb2.GetAoiReportRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.GetAoiReportResponse:
         async with self._pool.connection() as conn:
             return await reports.aoi_report(conn, request.aoi)
 
-    async def ListScenes(self, request: catalogue_pb2.ListScenesRequest, context: grpc.aio.ServicerContext
-                         ) -> catalogue_pb2.ListScenesResponse:
+    async def ListScenes(
+        self, request: catalogue_pb2.ListScenesRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.ListScenesResponse:
         status = pc.status_from_proto(request.status)
         async with self._pool.connection() as conn:
             scenes = await workflow.list_scenes(
@@ -76,20 +87,25 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
             )
         return catalogue_pb2.ListScenesResponse(scenes=[pc.scene_to_proto(s) for s in scenes])
 
-    async def GetScene(self, request: catalogue_pb2.GetSceneRequest, context: grpc.aio.ServicerContext) -> types_pb2.Scene:
+    async def GetScene(
+        self, request: catalogue_pb2.GetSceneRequest, context: grpc.aio.ServicerContext
+    ) -> types_pb2.Scene:
         async with self._pool.connection() as conn:
             scene = await workflow.get_scene(conn, request.id)
         if scene is None:
             raise NotFound(f"scene {request.id} not found")
         return pc.scene_to_proto(scene)
 
-    async def ListSceneTiles(self, request: catalogue_pb2.ListSceneTilesRequest, context: grpc.aio.ServicerContext
-                             ) -> catalogue_pb2.ListSceneTilesResponse:
+    async def ListSceneTiles(
+        self, request: catalogue_pb2.ListSceneTilesRequest, context: grpc.aio.ServicerContext
+    ) -> catalogue_pb2.ListSceneTilesResponse:
         async with self._pool.connection() as conn:
             tiles = await workflow.list_scene_tiles(conn, request.scene_id)
         return catalogue_pb2.ListSceneTilesResponse(tiles=[pc.tile_to_proto(t) for t in tiles])
 
-    async def GetTile(self, request: catalogue_pb2.GetTileRequest, context: grpc.aio.ServicerContext) -> types_pb2.Tile:
+    async def GetTile(
+        self, request: catalogue_pb2.GetTileRequest, context: grpc.aio.ServicerContext
+    ) -> types_pb2.Tile:
         async with self._pool.connection() as conn:
             tile = await workflow.get_tile(conn, request.id)
         if tile is None:

@@ -10,12 +10,17 @@ from services.domain import models
 from services.domain import proto_convert as pc
 from services.runtime.errors import InvalidArgument
 
-_KINDS = {tasks_pb2.TASK_KIND_DOWNLOAD: models.TaskKind.DOWNLOAD, tasks_pb2.TASK_KIND_PROCESS: models.TaskKind.PROCESS}
+_KINDS = {
+    tasks_pb2.TASK_KIND_DOWNLOAD: models.TaskKind.DOWNLOAD,
+    tasks_pb2.TASK_KIND_PROCESS: models.TaskKind.PROCESS,
+}
 _MAX_WAIT = 60.0  # seconds; a longer long-poll would outlive common proxy idle timeouts
 
 
 def lease_to_proto(lease: Lease) -> tasks_pb2.Task:
-    task = tasks_pb2.Task(task_id=lease.task.id, lease_token=str(lease.task.lease_token), attempt=lease.task.attempts)
+    task = tasks_pb2.Task(
+        task_id=lease.task.id, lease_token=str(lease.task.lease_token), attempt=lease.task.attempts
+    )
     task.lease_expires.FromDatetime(lease.task.lease_expires)
     if lease.tile is None:
         task.kind = tasks_pb2.TASK_KIND_DOWNLOAD
@@ -34,8 +39,9 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
     def __init__(self, queue: TaskQueue):
         self._queue = queue
 
-    async def LeaseTask(self, request: tasks_pb2.LeaseTaskRequest, context: grpc.aio.ServicerContext
-                        ) -> tasks_pb2.LeaseTaskResponse:
+    async def LeaseTask(
+        self, request: tasks_pb2.LeaseTaskRequest, context: grpc.aio.ServicerContext
+    ) -> tasks_pb2.LeaseTaskResponse:
         kind = _KINDS.get(request.kind)
         if kind is None:
             raise InvalidArgument("kind", "TASK_KIND_DOWNLOAD or TASK_KIND_PROCESS")
@@ -44,21 +50,31 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
         if remaining is not None:
             wait = min(wait, max(remaining - 1.0, 0.0))  # answer before the caller's deadline
         lease = await self._queue.lease(kind, request.worker_id, wait)
-        return tasks_pb2.LeaseTaskResponse(task=lease_to_proto(lease)) if lease else tasks_pb2.LeaseTaskResponse()
+        return (
+            tasks_pb2.LeaseTaskResponse(task=lease_to_proto(lease))
+            if lease
+            else tasks_pb2.LeaseTaskResponse()
+        )
 
-    async def Heartbeat(self, request: tasks_pb2.HeartbeatRequest, context: grpc.aio.ServicerContext
-                        ) -> tasks_pb2.HeartbeatResponse:
+    async def Heartbeat(
+        self, request: tasks_pb2.HeartbeatRequest, context: grpc.aio.ServicerContext
+    ) -> tasks_pb2.HeartbeatResponse:
         expires = await self._queue.heartbeat(request.task_id, request.lease_token, request.progress)
         response = tasks_pb2.HeartbeatResponse()
         response.lease_expires.FromDatetime(expires)
         return response
 
-    async def ReportResult(self, request: tasks_pb2.ReportResultRequest, context: grpc.aio.ServicerContext
-                           ) -> tasks_pb2.ReportResultResponse:
+    async def ReportResult(
+        self, request: tasks_pb2.ReportResultRequest, context: grpc.aio.ServicerContext
+    ) -> tasks_pb2.ReportResultResponse:
         status = pc.status_from_proto(request.status)
         if status is None and not request.temporary:
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
         applied = await self._queue.report(
-            request.task_id, request.lease_token, status or models.Status.RETRY, request.message, request.temporary
+            request.task_id,
+            request.lease_token,
+            status or models.Status.RETRY,
+            request.message,
+            request.temporary,
         )
         return tasks_pb2.ReportResultResponse(applied=applied)

@@ -112,8 +112,9 @@ def catalog_scene_to_proto(scene: models.CatalogScene) -> types_pb2.CatalogScene
     scene_attrs_to_proto(scene.data, out.data)
     out.tags.update(scene.tags)
     for tile in scene.tiles:
-        t = out.tiles.add(source_id=tile.source_id, scene_id=tile.scene_id, id=tile.id, anx_time=tile.anx_time,
-                          wkt=tile.wkt)
+        t = out.tiles.add(
+            source_id=tile.source_id, scene_id=tile.scene_id, id=tile.id, anx_time=tile.anx_time, wkt=tile.wkt
+        )
         time_to_proto(tile.date, t.date)
         tile_attrs_to_proto(tile.data, t.data)
         _ref_to_proto(tile.previous, t.previous)
@@ -131,9 +132,15 @@ def catalog_scene_from_proto(msg: types_pb2.CatalogScene) -> models.CatalogScene
         wkt=msg.wkt,
         tiles=[
             models.CatalogTile(
-                source_id=t.source_id, scene_id=t.scene_id, date=time_from_proto(t, "date"),
-                data=tile_attrs_from_proto(t.data), anx_time=t.anx_time, wkt=t.wkt,
-                previous=_ref_from_proto(t, "previous"), reference=_ref_from_proto(t, "reference"), id=t.id,
+                source_id=t.source_id,
+                scene_id=t.scene_id,
+                date=time_from_proto(t, "date"),
+                data=tile_attrs_from_proto(t.data),
+                anx_time=t.anx_time,
+                wkt=t.wkt,
+                previous=_ref_from_proto(t, "previous"),
+                reference=_ref_from_proto(t, "reference"),
+                id=t.id,
             )
             for t in msg.tiles
         ],
@@ -173,8 +180,12 @@ def scene_to_proto(scene: models.Scene, out: types_pb2.Scene | None = None) -> t
 
 def scene_from_proto(msg: types_pb2.Scene) -> models.Scene:
     return models.Scene(
-        id=msg.id, source_id=msg.source_id, aoi=msg.aoi, data=scene_attrs_from_proto(msg.data),
-        status=status_from_proto(msg.status) or models.Status.PENDING, message=msg.message,
+        id=msg.id,
+        source_id=msg.source_id,
+        aoi=msg.aoi,
+        data=scene_attrs_from_proto(msg.data),
+        status=status_from_proto(msg.status) or models.Status.PENDING,
+        message=msg.message,
         retry_countdown=msg.retry_countdown,
     )
 
@@ -195,8 +206,12 @@ def tile_to_proto(tile: models.Tile, out: types_pb2.Tile | None = None) -> types
 
 def tile_from_proto(msg: types_pb2.Tile) -> models.Tile:
     return models.Tile(
-        id=msg.id, source_id=msg.source_id, scene=scene_from_proto(msg.scene), data=tile_attrs_from_proto(msg.data),
-        status=status_from_proto(msg.status) or models.Status.NEW, message=msg.message,
+        id=msg.id,
+        source_id=msg.source_id,
+        scene=scene_from_proto(msg.scene),
+        data=tile_attrs_from_proto(msg.data),
+        status=status_from_proto(msg.status) or models.Status.NEW,
+        message=msg.message,
         previous_id=msg.previous_id if msg.HasField("previous_id") else None,
         reference_id=msg.reference_id if msg.HasField("reference_id") else None,
         retry_countdown=msg.retry_countdown,

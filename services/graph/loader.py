@@ -28,6 +28,7 @@ from services.graph.model import (
     Step,
 )
 from services.runtime.errors import InvalidArgument
+from services.storage import naming
 
 LIBRARY_DIR = pathlib.Path(__file__).resolve().parent / "library"
 
@@ -137,13 +138,20 @@ def _arg(path: pathlib.Path, name: str, raw: Any) -> Arg:
     tile_index = obj.get("tile_index", 0)
     if arg_type is ArgType.IN and (not isinstance(tile_index, int) or not 0 <= tile_index < N_SLOTS):
         raise _GraphFileError(path, f"arg {name}: tile_index must be 0, 1 or 2, got {tile_index!r}")
-    return Arg(
-        arg_type,
-        value,
-        tile_index if arg_type is ArgType.IN else 0,
-        _str(path, obj, "layer"),
-        _str(path, obj, "extension"),
-    )
+    if arg_type in (ArgType.IN, ArgType.OUT):
+        return Arg(arg_type, value, tile_index if arg_type is ArgType.IN else 0, *_layer(path, obj))
+    return Arg(arg_type, value)
+
+
+def _layer(path: pathlib.Path, obj: dict[str, Any]) -> tuple[str, str]:
+    """(layer, extension) of an in/out file or arg: they become file names, so they are checked now."""
+    layer, ext = _str(path, obj, "layer"), _str(path, obj, "extension")
+    try:
+        naming.check_name_part("layer", layer)
+        naming.check_name_part("extension", ext, required=False)
+    except InvalidArgument as exc:
+        raise _GraphFileError(path, str(exc)) from None
+    return layer, ext
 
 
 def _resolve_command(command: str, folders: Sequence[pathlib.Path]) -> pathlib.Path | None:
@@ -175,11 +183,7 @@ def _step(path: pathlib.Path, raw: Any, folders: Sequence[pathlib.Path]) -> Step
 
 def _in_file(path: pathlib.Path, raw: Any) -> InFile:
     obj = _object(path, raw, "in_file")
-    return InFile(
-        _str(path, obj, "layer"),
-        _str(path, obj, "extension"),
-        _condition(path, obj.get("condition"), tile_only=False),
-    )
+    return InFile(*_layer(path, obj), _condition(path, obj.get("condition"), tile_only=False))
 
 
 def _out_file(path: pathlib.Path, raw: Any) -> OutFile:
@@ -198,9 +202,10 @@ def _out_file(path: pathlib.Path, raw: Any) -> OutFile:
     nbands = obj.get("nbands", 1)
     if isinstance(nbands, bool) or not isinstance(nbands, int) or nbands < 1:
         raise _GraphFileError(path, f"nbands: expected a positive integer, got {nbands!r}")
+    layer, ext = _layer(path, obj)
     return OutFile(
-        layer=_str(path, obj, "layer"),
-        extension=_str(path, obj, "extension"),
+        layer=layer,
+        extension=ext,
         action=action,
         condition=_condition(path, obj.get("condition"), tile_only=False),
         error_condition=None if error_raw in (None, "") else _condition(path, error_raw, tile_only=False),
@@ -231,6 +236,10 @@ def parse_graph(
 ) -> Graph:
     """Builds a Graph from a decoded JSON document (`path` names it in errors, and anchors commands)."""
     obj = _object(path, document, "graph")
+    # Unknown keys are ignored (as the reference does), but a file with none of the graph keys is
+    # some other JSON document (a payload, a scenes file): loading it as a no-op graph would hide it.
+    if not any(key in obj for key in ("processing_steps", "in_files", "out_files")):
+        raise _GraphFileError(path, "not a graph (no processing_steps, in_files or out_files)")
     config = _object(path, obj.get("config") or {}, "config")
     for key, value in config.items():
         if not isinstance(value, str):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
-import re
 import sys
 from collections.abc import Mapping, Sequence
 
+from services.domain import products
 from services.domain.models import Tile
 from services.graph.conditions import three_tiles
 from services.graph.model import Arg, ArgType, Engine, Step
@@ -19,7 +19,6 @@ from services.storage import naming
 
 # English abbreviations whatever the process locale (strftime's %b follows LC_TIME).
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_LANDSAT89 = re.compile(r"^L[OTC]0[89]")
 # Java heap of SNAP's gpt, as the reference passes it.
 SNAP_JAVA_HEAP = "-J-Xmx9000m"
 
@@ -31,21 +30,6 @@ class RenderError(Exception):
 def format_date(date: dt.datetime) -> str:
     """`DDMonYYYY`, e.g. `03Jan2019` (the SNAP graphs' date format)."""
     return f"{date.day:02d}{_MONTHS[date.month - 1]}{date.year:04d}"
-
-
-def constellation(source_id: str) -> str:
-    """Constellation enum name from a product id (spec §1.3)."""
-    if source_id.startswith("S1"):
-        return "Sentinel1"
-    if source_id.startswith("S2"):
-        return "Sentinel2"
-    if source_id.startswith("DS_PHR"):
-        return "PHR"
-    if source_id.startswith("DS_SPOT"):
-        return "SPOT"
-    if _LANDSAT89.match(source_id):
-        return "Landsat89"
-    return "Unknown"
 
 
 def _tile_value(key: str, tiles: Sequence[Tile]) -> str:
@@ -65,7 +49,7 @@ def _tile_value(key: str, tiles: Sequence[Tile]) -> str:
         case "number":
             return str(t0.data.tile_nr)
         case "constellation":
-            return constellation(t0.scene.source_id)
+            return products.constellation_from_product_id(t0.scene.source_id).value
     raise RenderError(f"key '{key}' not found in tile")
 
 

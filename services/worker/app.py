@@ -19,6 +19,14 @@ from services.worker.status import StatusBoard, WorkerState
 
 logger = logging.getLogger(__name__)
 
+# gRPC's own reconnection backoff grows to 2 minutes by default: a worker would then sit idle that long
+# after a catalogue restart. Our lease loop already backs off, so reconnect attempts stay frequent.
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 250),
+    ("grpc.min_reconnect_backoff_ms", 250),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+]
+
 # Registers the service's GetStatus servicer (reading the board) on the worker's gRPC server.
 StatusRegistrar = Callable[[grpc.aio.Server, StatusBoard], None]
 
@@ -84,10 +92,12 @@ async def start_worker(
         await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     else:
         workdir = owned_workdir = pathlib.Path(
-            await asyncio.to_thread(tempfile.mkdtemp, prefix=f"geocube-{service_name.rsplit('.', 1)[-1].lower()}-")
+            await asyncio.to_thread(
+                tempfile.mkdtemp, prefix=f"geocube-{service_name.rsplit('.', 1)[-1].lower()}-"
+            )
         )
     board = StatusBoard(worker_id)
-    channel = grpc.aio.insecure_channel(settings.catalogue_address)
+    channel = grpc.aio.insecure_channel(settings.catalogue_address, options=CHANNEL_OPTIONS)
     try:
         handler = make_handler(channel)
         server = await runtime_server.start_server(

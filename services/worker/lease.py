@@ -22,7 +22,8 @@ import pathlib
 import random
 import shutil
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import grpc
 
@@ -65,7 +66,7 @@ class TaskContext:
         self.board.set_progress(self.task.task_id, text)
 
 
-Handler = Callable[[tasks_pb2.Task, TaskContext], Awaitable[Outcome]]
+Handler = Callable[[tasks_pb2.Task, TaskContext], Coroutine[Any, Any, Outcome]]
 
 
 def describe_task(task: tasks_pb2.Task, started: dt.datetime) -> CurrentTask:
@@ -77,8 +78,8 @@ def describe_task(task: tasks_pb2.Task, started: dt.datetime) -> CurrentTask:
 
 
 def _lease_seconds(expires: tasks_pb2.Task | tasks_pb2.HeartbeatResponse) -> float:
-    remaining = expires.lease_expires.ToDatetime(tzinfo=dt.timezone.utc) - dt.datetime.now(dt.timezone.utc)
-    return remaining.total_seconds()
+    remaining = expires.lease_expires.ToDatetime(tzinfo=dt.UTC) - dt.datetime.now(dt.UTC)
+    return float(remaining.total_seconds())
 
 
 class LeaseLoop:
@@ -104,11 +105,14 @@ class LeaseLoop:
         pending = set(self._slots)
         if grace > 0:
             _, pending = await asyncio.wait(self._slots, timeout=grace)
+        running = len(self._board.snapshot().current)
         for slot in pending:
             slot.cancel()
-        if pending:
-            logger.warning("%d task(s) still running after %.1fs: left to lease expiry", len(pending), grace)
-        await asyncio.gather(*self._slots, return_exceptions=True)
+        if running:
+            logger.warning("%d task(s) still running after %.1fs: left to lease expiry", running, grace)
+        for result in await asyncio.gather(*self._slots, return_exceptions=True):
+            if isinstance(result, Exception):
+                logger.error("lease slot ended with an error", exc_info=result)
 
     # --- leasing -----------------------------------------------------------------------------------
 
@@ -127,25 +131,39 @@ class LeaseLoop:
             failures = 0
             self._set_reachable(True)
             if task is not None:
-                await self._run(task)
+                try:
+                    await self._run(task)
+                except Exception:
+                    # A bug in the worker itself: keep the slot alive, the lease expires on its own.
+                    logger.exception("task %d: worker error", task.task_id, extra={"task_id": task.task_id})
 
     async def _lease(self) -> tasks_pb2.Task | None:
         """One long-poll; None when nothing became ready or the loop is stopping."""
         request = tasks_pb2.LeaseTaskRequest(kind=self._config.kind, worker_id=self._config.worker_id)
         request.wait.FromTimedelta(dt.timedelta(seconds=self._config.lease_wait))
-        call = asyncio.ensure_future(
+        call: asyncio.Future[tasks_pb2.LeaseTaskResponse] = asyncio.ensure_future(
             self._stub.LeaseTask(request, timeout=self._config.lease_wait + _LEASE_CALL_MARGIN)
         )
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
         finally:
             stopping.cancel()
-            if not call.done():
-                # Stopping: a task the catalogue leased to us in this instant comes back at lease expiry.
-                call.cancel()
-        if call.cancelled():
-            return None
+        if not call.done():
+            # Stopping while the long-poll waits: cancel it. Should the catalogue lease us a task in this
+            # very instant, the answer may still arrive (then the task runs) or be lost (then it comes
+            # back at lease expiry).
+            call.cancel()
+            try:
+                await call
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the slot itself is being cancelled, not just the call
+                return None
         response = call.result()
         return response.task if response.HasField("task") else None
 
@@ -175,8 +193,10 @@ class LeaseLoop:
 
     async def _run(self, task: tasks_pb2.Task) -> None:
         log_extra = {"task_id": task.task_id, "worker_id": self._config.worker_id}
-        current = describe_task(task, dt.datetime.now(dt.timezone.utc))
-        logger.info("task %d leased: %s (attempt %d)", task.task_id, current.source_id, task.attempt, extra=log_extra)
+        current = describe_task(task, dt.datetime.now(dt.UTC))
+        logger.info(
+            "task %d leased: %s (attempt %d)", task.task_id, current.source_id, task.attempt, extra=log_extra
+        )
         self._board.begin(current)
         workdir = self._config.workdir / uuid.uuid4().hex
         try:
@@ -215,7 +235,9 @@ class LeaseLoop:
         exc = job.exception()
         if exc is not None:
             # Jobs turn their own errors into outcomes; reaching here is a bug in the job code.
-            logger.error("task %d: unexpected error", task.task_id, exc_info=exc, extra={"task_id": task.task_id})
+            logger.error(
+                "task %d: unexpected error", task.task_id, exc_info=exc, extra={"task_id": task.task_id}
+            )
             return outcome_for_error(exc, retriable=False, honour_fatal=True)
         return job.result()
 
@@ -225,21 +247,28 @@ class LeaseLoop:
         while True:
             await asyncio.sleep(period)
             request = tasks_pb2.HeartbeatRequest(
-                task_id=task.task_id, lease_token=task.lease_token, progress=self._board.progress(task.task_id)
+                task_id=task.task_id,
+                lease_token=task.lease_token,
+                progress=self._board.progress(task.task_id),
             )
             try:
                 response = await self._stub.Heartbeat(request, timeout=max(1.0, period))
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                     logger.warning(
-                        "task %d: lease lost (%s): abandoning it", task.task_id, exc.details(),
+                        "task %d: lease lost (%s): abandoning it",
+                        task.task_id,
+                        exc.details(),
                         extra={"task_id": task.task_id},
                     )
                     lost.set()
                     job.cancel()
                     return
                 logger.warning(
-                    "task %d: heartbeat failed (%s)", task.task_id, exc.code().name, extra={"task_id": task.task_id}
+                    "task %d: heartbeat failed (%s)",
+                    task.task_id,
+                    exc.code().name,
+                    extra={"task_id": task.task_id},
                 )
                 continue
             period = min(60.0, max(0.05, _lease_seconds(response) / 3))
@@ -259,11 +288,15 @@ class LeaseLoop:
                 response = await self._stub.ReportResult(request, timeout=_RPC_TIMEOUT)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
-                    logger.warning("task %d: lease lost before the report (%s)", task.task_id, exc.details(), extra=extra)
+                    logger.warning(
+                        "task %d: lease lost before the report (%s)", task.task_id, exc.details(), extra=extra
+                    )
                     return
                 if attempt == self._config.report_attempts:
                     # The lease expires and the task is leased again: the work is redone, nothing is lost.
-                    logger.error("task %d: cannot report %s (%s)", task.task_id, label, exc.code().name, extra=extra)
+                    logger.error(
+                        "task %d: cannot report %s (%s)", task.task_id, label, exc.code().name, extra=extra
+                    )
                     return
                 await asyncio.sleep(min(8.0, 2.0 ** (attempt - 1)))
                 continue

@@ -36,7 +36,9 @@ def check_search_area(area: models.Area) -> products.Constellation:
     area_geometry(area)
     constellation = products.parse_constellation(area.constellation)
     if constellation == products.Constellation.UNKNOWN:
-        raise InvalidArgument("scene_type.constellation", f"unrecognized constellation: {area.constellation!r}")
+        raise InvalidArgument(
+            "scene_type.constellation", f"unrecognized constellation: {area.constellation!r}"
+        )
     if area.end_time < area.start_time:
         raise InvalidArgument("end_time", "end_time is before start_time")
     if area.page < 0 or area.limit < 0:

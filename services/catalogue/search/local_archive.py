@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import pathlib
@@ -21,7 +22,7 @@ import re
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from xml.etree import ElementTree
 
@@ -44,11 +45,26 @@ _ZIP_S2_MTD = re.compile(r"^(?:[^/]+/)?MTD_MSIL(?:1C|2A)\.xml$")
 _ZIP_MANIFEST = re.compile(r"^(?:[^/]+/)?manifest\.safe$")
 _ZIP_MTL = re.compile(r"^(?:[^/]+/)?[^/]+_MTL\.(?:xml|txt)$")
 _CLOUD_RANGE = re.compile(r"^\[\s*(\S+)\s+TO\s+(\S+)\s*\]$")
-_KNOWN_PARAMETERS = {"cloudcoverpercentage", "producttype", "relativeorbitnumber", "platformname", "filename"}
+# First element of these local names in an S2 MTD (L1C and L2A alike).
+_MTD_FIELDS = {"PRODUCT_START_TIME", "PRODUCT_URI", "PRODUCT_TYPE", "Datatake", "SPACECRAFT_NAME",
+               "SENSING_ORBIT_NUMBER", "SENSING_ORBIT_DIRECTION", "EXT_POS_LIST", "Cloud_Coverage_Assessment"}  # fmt: skip
+# Landsat MTL keys: required ones, and optional ones by the tag they feed (spec §3.2.4 tag names).
+_MTL_REQUIRED = {"LANDSAT_PRODUCT_ID", "SPACECRAFT_ID", "PROCESSING_LEVEL", "COLLECTION_NUMBER", "DATE_ACQUIRED",
+                 "SCENE_CENTER_TIME", "CLOUD_COVER"}  # fmt: skip
+_MTL_REQUIRED |= {f"CORNER_{c}_{axis}_PRODUCT" for c in ("UL", "UR", "LR", "LL") for axis in ("LAT", "LON")}
+_MTL_OPTIONAL = {
+    "landCloudCoverPercentage": "CLOUD_COVER_LAND",
+    "sunAzimuth": "SUN_AZIMUTH",
+    "sunElevation": "SUN_ELEVATION",
+}
 
 
 class UnreadableProduct(Exception):
     """The product's metadata is missing or malformed; the scan skips the product."""
+
+
+# What reading a product's metadata may raise: the product is skipped, the scan goes on.
+_READ_ERRORS = (UnreadableProduct, OSError, ValueError, zipfile.BadZipFile, ElementTree.ParseError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,9 +80,14 @@ class ArchivedProduct:
     cloud_cover: float | None = None
     relative_orbit: int | None = None
 
-    @property
+    # Cached: a search may turn thousands of products into scenes.
+    @functools.cached_property
     def uuid(self) -> str:
         return str(uuid.uuid5(_UUID_NAMESPACE, self.source_id))
+
+    @functools.cached_property
+    def wkt(self) -> str:
+        return shapely.to_wkt(self.footprint, rounding_precision=6, trim=True)
 
     @property
     def download_link(self) -> str:
@@ -105,11 +126,11 @@ class LocalArchive:
             parsed = 0
             for kind, path, signature_file in _candidates(self.root):
                 key = str(path)
-                seen.add(key)
                 try:
                     stat = signature_file.stat()
                 except OSError:
-                    continue  # removed while scanning
+                    continue  # removed while scanning: dropped from the index below
+                seen.add(key)
                 signature = (stat.st_mtime_ns, stat.st_size)
                 cached = self._cache.get(key)
                 if cached is not None and cached[0] == signature:
@@ -117,8 +138,9 @@ class LocalArchive:
                 parsed += 1
                 try:
                     self._cache[key] = (signature, _read_product(kind, path, signature_file))
-                except (UnreadableProduct, OSError, ValueError, zipfile.BadZipFile, ElementTree.ParseError) as exc:
-                    logger.warning("local archive: skipping %s: %s", path, exc)
+                except _READ_ERRORS as exc:
+                    # Name the metadata file when there is one: that is what the operator must fix.
+                    logger.warning("local archive: skipping %s: %s", signature_file, exc)
                     self._cache[key] = (signature, None)
             removed = [key for key in self._cache if key not in seen]
             for key in removed:
@@ -137,10 +159,12 @@ class LocalArchive:
         """Scenes of the area, ordered by date then source id, and whether a next page exists."""
         constellation = products.parse_constellation(area.constellation)
         if constellation is products.Constellation.UNKNOWN:
-            raise InvalidArgument("scene_type.constellation", f"unrecognized constellation: {area.constellation}")
+            raise InvalidArgument(
+                "scene_type.constellation", f"unrecognized constellation: {area.constellation}"
+            )
         if area.page < 0 or area.limit < 0:
             raise InvalidArgument("page" if area.page < 0 else "limit", "must not be negative")
-        accept = _parameter_filter(area.parameters)
+        filters = _Filters.parse(area.parameters)
         try:
             geometry = shapely.from_wkt(area.geometry_wkt)
         except shapely.errors.ShapelyError as exc:
@@ -155,7 +179,9 @@ class LocalArchive:
         found = [
             product
             for product in (index.products[i] for i in hits)
-            if product.constellation is constellation and start <= product.date <= end and accept(product)
+            if product.constellation is constellation
+            and start <= product.date <= end
+            and filters.accepts(product)
         ]
         if area.limit == 0:
             return [_to_scene(product) for product in found], False
@@ -168,64 +194,82 @@ def _to_scene(product: ArchivedProduct) -> CatalogScene:
     data = SceneAttrs(
         date=product.date, tiles={}, metadata={"uuid": product.uuid, "download_link": product.download_link}
     )
-    wkt = shapely.to_wkt(product.footprint, rounding_precision=6, trim=True)
-    return CatalogScene(source_id=product.source_id, data=data, tags=dict(product.tags), wkt=wkt)
+    return CatalogScene(source_id=product.source_id, data=data, tags=dict(product.tags), wkt=product.wkt)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _normalized(name: str) -> str:
     return re.sub(r"[^0-9A-Z]", "", name.upper())
 
 
-def _parameter_filter(parameters: dict[str, str]) -> Any:
-    """The `scene_type.parameters` the archive can honour offline, as one predicate (all must hold)."""
-    checks = []
-    for raw_key, value in parameters.items():
-        key = raw_key.lower()
-        field = f"scene_type.parameters.{key}"
-        if key == "cloudcoverpercentage":
-            match = _CLOUD_RANGE.match(value.strip())
-            try:
-                low, high = float(match[1]), float(match[2])  # type: ignore[index]
-            except (TypeError, ValueError):
-                raise InvalidArgument(field, "cloudcoverpercentage must be '[Min TO Max]'") from None
-            checks.append(lambda p, lo=low, hi=high: p.cloud_cover is not None and lo <= p.cloud_cover <= hi)
-        elif key == "producttype":
-            checks.append(lambda p, v=value.strip().upper(): p.product_type.upper() == v)
-        elif key == "relativeorbitnumber":
-            try:
-                orbit = int(value)
-            except ValueError:
-                raise InvalidArgument(field, f"relativeorbitnumber must be an integer: {value}") from None
-            checks.append(lambda p, o=orbit: p.relative_orbit == o)
-        elif key == "platformname":
+@dataclasses.dataclass(frozen=True)
+class _Filters:
+    """The `scene_type.parameters` the archive can honour offline (all given ones must hold)."""
+
+    cloud_cover: tuple[float, float] | None = None
+    product_type: str | None = None
+    relative_orbit: int | None = None
+    platform: str | None = None  # normalized
+    filename: str | None = None
+
+    @classmethod
+    def parse(cls, parameters: dict[str, str]) -> _Filters:
+        found: dict[str, Any] = {}
+        for raw_key, value in parameters.items():
+            key = raw_key.lower()  # the reference matches its parameter names in lower case
+            field = f"scene_type.parameters.{key}"
+            if key == "cloudcoverpercentage":
+                match = _CLOUD_RANGE.match(value.strip())
+                try:
+                    found["cloud_cover"] = (float(match[1]), float(match[2]))  # type: ignore[index]
+                except (TypeError, ValueError):
+                    raise InvalidArgument(field, "cloudcoverpercentage must be '[Min TO Max]'") from None
+            elif key == "producttype":
+                found["product_type"] = value.strip().upper()
+            elif key == "relativeorbitnumber":
+                try:
+                    found["relative_orbit"] = int(value)
+                except ValueError:
+                    raise InvalidArgument(field, f"relativeorbitnumber must be an integer: {value}") from None
+            elif key == "platformname":
+                found["platform"] = _normalized(value)
+            elif key == "filename":
+                found["filename"] = value.replace("*", "")
+            else:
+                logger.warning("local archive: parameter %r is not supported offline, ignored", raw_key)
+        return cls(**found)
+
+    def accepts(self, p: ArchivedProduct) -> bool:
+        if self.cloud_cover is not None:
+            low, high = self.cloud_cover
+            if p.cloud_cover is None or not low <= p.cloud_cover <= high:
+                return False
+        if self.product_type is not None and p.product_type.upper() != self.product_type:
+            return False
+        if self.relative_orbit is not None and p.relative_orbit != self.relative_orbit:
+            return False
+        if self.platform is not None:
             # Copernicus collection names ("SENTINEL-2") and satellite names ("Sentinel-2A", "LANDSAT_8")
             # are accepted alike, whatever the case and separators.
-            wanted = _normalized(value)
-            checks.append(
-                lambda p, w=wanted: w
-                in {_normalized(p.platform), _normalized(p.tags.get("constellation", "")),
-                    _normalized(p.tags.get("satellite", ""))}  # fmt: skip
-            )
-        elif key == "filename":
-            part = value.replace("*", "")
-            checks.append(lambda p, s=part: s in p.source_id or s in p.path.name)
-        else:
-            logger.warning("local archive: parameter %r is not supported offline, ignored", raw_key)
-    return lambda product: all(check(product) for check in checks)
+            names = (p.platform, p.tags.get("constellation", ""), p.tags.get("satellite", ""))
+            if self.platform not in {_normalized(name) for name in names}:
+                return False
+        return self.filename is None or self.filename in p.source_id or self.filename in p.path.name
 
 
-def _build_index(entries: Any) -> _Index:
+def _build_index(entries: Iterable[tuple[tuple[int, int], ArchivedProduct | None]]) -> _Index:
     by_id: dict[str, ArchivedProduct] = {}
     for _, product in sorted(entries, key=lambda entry: str(entry[1].path) if entry[1] else ""):
         if product is None:
             continue
         kept = by_id.setdefault(product.source_id, product)
         if kept is not product:
-            logger.warning("local archive: %s is also in %s, keeping %s", product.source_id, product.path, kept.path)
+            logger.warning(
+                "local archive: %s is also in %s, keeping %s", product.source_id, product.path, kept.path
+            )
     ordered = tuple(sorted(by_id.values(), key=lambda p: (p.date, p.source_id)))
     tree = shapely.STRtree([p.footprint for p in ordered])
     return _Index(ordered, tree, by_id)
@@ -258,7 +302,9 @@ def _candidates(root: pathlib.Path) -> Iterator[tuple[str, pathlib.Path, pathlib
                 if mtl is None or (entry.name.endswith(".xml") and mtl.name[:-4] == entry.name[:-4]):
                     mtl = path
                 elif mtl.name[:-4] != entry.name[:-4]:
-                    logger.warning("local archive: %s holds several Landsat products, only %s is read", folder, mtl)
+                    logger.warning(
+                        "local archive: %s holds several Landsat products, only %s is read", folder, mtl
+                    )
         if mtl is not None:
             yield "landsat", mtl.parent, mtl
 
@@ -305,10 +351,9 @@ def _go_float(text: str) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e21 else repr(value)
 
 
-def _sentinel2(mtd: bytes, path: pathlib.Path, manifest: Any) -> ArchivedProduct:
-    wanted = {"PRODUCT_START_TIME", "PRODUCT_URI", "PRODUCT_TYPE", "Datatake", "SPACECRAFT_NAME",
-              "SENSING_ORBIT_NUMBER", "SENSING_ORBIT_DIRECTION", "EXT_POS_LIST", "Cloud_Coverage_Assessment"}  # fmt: skip
-    texts, attributes = _first_texts(mtd, wanted)
+def _sentinel2(mtd: bytes, path: pathlib.Path, manifest: Callable[[], bytes | None]) -> ArchivedProduct:
+    """`manifest` reads the manifest, only needed when the MTD lacks the datatake id."""
+    texts, attributes = _first_texts(mtd, _MTD_FIELDS)
     for required in ("PRODUCT_START_TIME", "EXT_POS_LIST"):
         if not texts.get(required):
             raise UnreadableProduct(f"no {required} in the MTD")
@@ -323,22 +368,36 @@ def _sentinel2(mtd: bytes, path: pathlib.Path, manifest: Any) -> ArchivedProduct
     date = _parse_time(texts["PRODUCT_START_TIME"])
     # The absolute orbit is the third field of the datatake id (GS2A_<sensing>_<orbit>_N<baseline>).
     datatake = attributes.get("Datatake", {}).get("datatakeIdentifier", "").split("_")
-    orbit = str(int(datatake[2])) if len(datatake) > 2 and datatake[2].isdigit() else _manifest_orbit(manifest())
+    orbit = (
+        str(int(datatake[2])) if len(datatake) > 2 and datatake[2].isdigit() else _manifest_orbit(manifest())
+    )
     relative = int(texts["SENSING_ORBIT_NUMBER"]) if texts.get("SENSING_ORBIT_NUMBER") else None
     cloud = texts.get("Cloud_Coverage_Assessment")
-    tags = {"sourceID": source_id, "uuid": str(uuid.uuid5(_UUID_NAMESPACE, source_id)),
-            "ingestionDate": texts["PRODUCT_START_TIME"], "orbitDirection": texts.get("SENSING_ORBIT_DIRECTION", ""),
-            "relativeOrbit": "" if relative is None else str(relative), "orbit": orbit,
-            "productType": texts.get("PRODUCT_TYPE", "")}  # fmt: skip
+    tags = {
+        "sourceID": source_id,
+        "uuid": str(uuid.uuid5(_UUID_NAMESPACE, source_id)),
+        "ingestionDate": texts["PRODUCT_START_TIME"],
+        "orbitDirection": texts.get("SENSING_ORBIT_DIRECTION", ""),
+        "relativeOrbit": "" if relative is None else str(relative),
+        "orbit": orbit,
+        "productType": texts.get("PRODUCT_TYPE", ""),
+    }
     if cloud:
         tags["cloudCoverPercentage"] = _go_float(cloud)
     tags = {key: value for key, value in tags.items() if value}
     tags.update(products.autofill_tags(source_id)[0])
     return ArchivedProduct(
-        source_id, products.Constellation.SENTINEL2, date, footprint, tags, path.absolute(),
-        platform=texts.get("SPACECRAFT_NAME", ""), product_type=texts.get("PRODUCT_TYPE", ""),
-        cloud_cover=float(cloud) if cloud else None, relative_orbit=relative,
-    )  # fmt: skip
+        source_id,
+        products.Constellation.SENTINEL2,
+        date,
+        footprint,
+        tags,
+        path.absolute(),
+        platform=texts.get("SPACECRAFT_NAME", ""),
+        product_type=texts.get("PRODUCT_TYPE", ""),
+        cloud_cover=float(cloud) if cloud else None,
+        relative_orbit=relative,
+    )
 
 
 def _manifest_orbit(manifest: bytes | None) -> str:
@@ -349,9 +408,7 @@ def _manifest_orbit(manifest: bytes | None) -> str:
 
 
 def _landsat(mtl: bytes, is_xml: bool, path: pathlib.Path) -> ArchivedProduct:
-    keys = {"LANDSAT_PRODUCT_ID", "SPACECRAFT_ID", "PROCESSING_LEVEL", "COLLECTION_NUMBER", "DATE_ACQUIRED",
-            "SCENE_CENTER_TIME", "CLOUD_COVER", "CLOUD_COVER_LAND", "SUN_AZIMUTH", "SUN_ELEVATION"}  # fmt: skip
-    keys |= {f"CORNER_{c}_{axis}_PRODUCT" for c in ("UL", "UR", "LR", "LL") for axis in ("LAT", "LON")}
+    keys = _MTL_REQUIRED | set(_MTL_OPTIONAL.values())
     if is_xml:
         values = _first_texts(mtl, keys)[0]
     else:
@@ -363,7 +420,7 @@ def _landsat(mtl: bytes, is_xml: bool, path: pathlib.Path) -> ArchivedProduct:
             key = key.strip()
             if sep and key in keys and key not in values:
                 values[key] = value.strip().strip('"')
-    missing = sorted(k for k in keys - {"CLOUD_COVER_LAND", "SUN_AZIMUTH", "SUN_ELEVATION"} if not values.get(k))
+    missing = sorted(key for key in _MTL_REQUIRED if not values.get(key))
     if missing:
         raise UnreadableProduct(f"no {', '.join(missing)} in the MTL")
     source_id = values["LANDSAT_PRODUCT_ID"]
@@ -375,17 +432,27 @@ def _landsat(mtl: bytes, is_xml: bool, path: pathlib.Path) -> ArchivedProduct:
     ]
     date = _parse_time(f"{values['DATE_ACQUIRED']}T{values['SCENE_CENTER_TIME']}")
     product_type = f"{source_id[0:2]}_C{values['COLLECTION_NUMBER']}_{values['PROCESSING_LEVEL']}"
-    tags = {"sourceID": source_id, "productType": product_type, "cloudCoverPercentage": _go_float(values["CLOUD_COVER"]),
-            "ingestionDate": date.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}  # fmt: skip
-    for tag, key in (("landCloudCoverPercentage", "CLOUD_COVER_LAND"), ("sunAzimuth", "SUN_AZIMUTH"),
-                     ("sunElevation", "SUN_ELEVATION")):  # fmt: skip
+    tags = {
+        "sourceID": source_id,
+        "productType": product_type,
+        "cloudCoverPercentage": _go_float(values["CLOUD_COVER"]),
+        "ingestionDate": date.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    for tag, key in _MTL_OPTIONAL.items():
         if values.get(key):
             tags[tag] = _go_float(values[key])
     tags.update(products.autofill_tags(source_id)[0])
     return ArchivedProduct(
-        source_id, products.Constellation.LANDSAT89, date, _footprint(corners), tags, path.absolute(),
-        platform=values["SPACECRAFT_ID"], product_type=product_type, cloud_cover=float(values["CLOUD_COVER"]),
-    )  # fmt: skip
+        source_id,
+        products.Constellation.LANDSAT89,
+        date,
+        _footprint(corners),
+        tags,
+        path.absolute(),
+        platform=values["SPACECRAFT_ID"],
+        product_type=product_type,
+        cloud_cover=float(values["CLOUD_COVER"]),
+    )
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -396,7 +463,7 @@ def _parse_time(text: str) -> dt.datetime:
     fraction = (match[2] or "0")[:6].ljust(6, "0")
     offset = "+00:00" if match[3] in (None, "Z") else match[3]
     parsed = dt.datetime.fromisoformat(f"{match[1]}.{fraction}{offset}")
-    return parsed.astimezone(dt.timezone.utc)
+    return parsed.astimezone(dt.UTC)
 
 
 def _footprint(lonlat: list[tuple[float, float]]) -> shapely.Geometry:

@@ -126,7 +126,9 @@ async def find_instance(conn: Conn, instance_id: str) -> Instance | None:
     return Instance(str(r[0]), str(r[1]), r[2], r[3]) if r else None
 
 
-async def list_records(conn: Conn, name: str = "", tags: dict[str, str] | None = None, limit: int = 0) -> list[Record]:
+async def list_records(
+    conn: Conn, name: str = "", tags: dict[str, str] | None = None, limit: int = 0
+) -> list[Record]:
     query = "SELECT id, name, time, tags, aoi_wkt FROM record WHERE (%s = '' OR name = %s) AND tags @> %s ORDER BY name, time, id"
     params: list[Any] = [name, name, Jsonb(tags or {})]
     if limit > 0:
@@ -151,14 +153,28 @@ async def index_dataset(conn: Conn, d: Dataset) -> bool:
     try:
         record_id, instance_id = uuid.UUID(d.record_id), uuid.UUID(d.instance_id)
     except ValueError:
-        raise NotFound(f"dataset {d.uri}: record {d.record_id!r} or instance {d.instance_id!r} is not an id") from None
+        raise NotFound(
+            f"dataset {d.uri}: record {d.record_id!r} or instance {d.instance_id!r} is not an id"
+        ) from None
     try:
         cur = await conn.execute(
             "INSERT INTO dataset (record_id, instance_id, uri, subdir, bands, dtype, no_data, min_value, max_value,"
             " real_min_value, real_max_value, exponent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (record_id, instance_id, uri) DO NOTHING",
-            (record_id, instance_id, d.uri, d.subdir, d.bands, d.dtype, d.no_data, d.min_value, d.max_value,
-             d.real_min_value, d.real_max_value, d.exponent),
+            (
+                record_id,
+                instance_id,
+                d.uri,
+                d.subdir,
+                d.bands,
+                d.dtype,
+                d.no_data,
+                d.min_value,
+                d.max_value,
+                d.real_min_value,
+                d.real_max_value,
+                d.exponent,
+            ),
         )
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound(f"dataset {d.uri}: unknown record {d.record_id} or instance {d.instance_id}") from None
@@ -173,8 +189,21 @@ async def list_datasets(conn: Conn, record_id: str = "", instance_id: str = "") 
         (record_id, record_id, instance_id, instance_id),
     )
     return [
-        Dataset(id=str(r[0]), record_id=str(r[1]), instance_id=str(r[2]), uri=r[3], subdir=r[4], bands=list(r[5]),
-                dtype=r[6], no_data=r[7], min_value=r[8], max_value=r[9], real_min_value=r[10],
-                real_max_value=r[11], exponent=r[12], created=r[13])
+        Dataset(
+            id=str(r[0]),
+            record_id=str(r[1]),
+            instance_id=str(r[2]),
+            uri=r[3],
+            subdir=r[4],
+            bands=list(r[5]),
+            dtype=r[6],
+            no_data=r[7],
+            min_value=r[8],
+            max_value=r[9],
+            real_min_value=r[10],
+            real_max_value=r[11],
+            exponent=r[12],
+            created=r[13],
+        )
         for r in await cur.fetchall()
     ]

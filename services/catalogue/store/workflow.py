@@ -42,7 +42,9 @@ async def scene_source_ids(conn: Conn, aoi: str) -> set[str]:
     return {row[0] for row in await cur.fetchall()}
 
 
-async def insert_scene(conn: Conn, aoi: str, source_id: str, data: models.SceneAttrs, retry: int) -> int | None:
+async def insert_scene(
+    conn: Conn, aoi: str, source_id: str, data: models.SceneAttrs, retry: int
+) -> int | None:
     """Inserts a PENDING scene; None if the AOI already has a scene with this source id (skipped)."""
     cur = await conn.execute(
         "INSERT INTO scene (aoi_id, status, source_id, data, retry_countdown) VALUES (%s, 'PENDING', %s, %s, %s)"
@@ -53,7 +55,9 @@ async def insert_scene(conn: Conn, aoi: str, source_id: str, data: models.SceneA
     return row[0] if row else None
 
 
-async def find_tile_id(conn: Conn, aoi: str, scene_source_id: str, tile_source_id: str) -> tuple[int, str] | None:
+async def find_tile_id(
+    conn: Conn, aoi: str, scene_source_id: str, tile_source_id: str
+) -> tuple[int, str] | None:
     cur = await conn.execute(
         "SELECT t.id, t.status FROM tile t JOIN scene s ON s.id = t.scene_id"
         " WHERE s.aoi_id = %s AND s.source_id = %s AND t.source_id = %s",
@@ -64,7 +68,13 @@ async def find_tile_id(conn: Conn, aoi: str, scene_source_id: str, tile_source_i
 
 
 async def insert_tile(
-    conn: Conn, scene_id: int, source_id: str, data: models.TileAttrs, prev: int | None, ref: int | None, retry: int
+    conn: Conn,
+    scene_id: int,
+    source_id: str,
+    data: models.TileAttrs,
+    prev: int | None,
+    ref: int | None,
+    retry: int,
 ) -> int:
     cur = await conn.execute(
         "INSERT INTO tile (scene_id, status, source_id, data, prev, ref, retry_countdown)"
@@ -85,9 +95,12 @@ async def get_scene(conn: Conn, scene_id: int, lock: bool = False) -> models.Sce
     return codec.scene_from_row(row) if row else None
 
 
-async def get_tile(conn: Conn, tile_id: int, with_scene: bool = True, lock: bool = False) -> models.Tile | None:
+async def get_tile(
+    conn: Conn, tile_id: int, with_scene: bool = True, lock: bool = False
+) -> models.Tile | None:
     cur = await conn.execute(
-        f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.id = %s" + (" FOR UPDATE" if lock else ""), (tile_id,)
+        f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.id = %s" + (" FOR UPDATE" if lock else ""),
+        (tile_id,),
     )
     row = await cur.fetchone()
     if row is None:
@@ -110,12 +123,15 @@ async def list_scenes(conn: Conn, aoi: str, status: str | None, page: int, limit
 
 
 async def list_scene_tiles(conn: Conn, scene_id: int) -> list[models.Tile]:
-    cur = await conn.execute(f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.scene_id = %s ORDER BY t.id", (scene_id,))
+    cur = await conn.execute(
+        f"SELECT {codec.TILE_COLUMNS} FROM tile t WHERE t.scene_id = %s ORDER BY t.id", (scene_id,)
+    )
     return [codec.tile_from_row(row) for row in await cur.fetchall()]
 
 
-async def set_scene_status(conn: Conn, scene_id: int, status: models.Status, message: str | None = None,
-                           countdown_delta: int = 0) -> None:
+async def set_scene_status(
+    conn: Conn, scene_id: int, status: models.Status, message: str | None = None, countdown_delta: int = 0
+) -> None:
     await conn.execute(
         "UPDATE scene SET status = %s, message = COALESCE(%s, message), retry_countdown = retry_countdown + %s"
         " WHERE id = %s",
@@ -123,8 +139,9 @@ async def set_scene_status(conn: Conn, scene_id: int, status: models.Status, mes
     )
 
 
-async def set_tile_status(conn: Conn, tile_id: int, status: models.Status, message: str | None = None,
-                          countdown_delta: int = 0) -> None:
+async def set_tile_status(
+    conn: Conn, tile_id: int, status: models.Status, message: str | None = None, countdown_delta: int = 0
+) -> None:
     await conn.execute(
         "UPDATE tile SET status = %s, message = COALESCE(%s, message), retry_countdown = retry_countdown + %s"
         " WHERE id = %s",

@@ -21,10 +21,14 @@ def check_scenes(aoi: str, scenes: list[models.CatalogScene]) -> None:
         if not scene.tiles or len(scene.tiles) != len(scene.data.tiles):
             raise InvalidArgument("scenes", f"scene[{scene.source_id}] has no tiles")
         if scene.aoi != aoi:
-            raise InvalidArgument("scenes", f"scene[{scene.source_id}].aoi ({scene.aoi!r}) and aoi ({aoi!r}) are different")
+            raise InvalidArgument(
+                "scenes", f"scene[{scene.source_id}].aoi ({scene.aoi!r}) and aoi ({aoi!r}) are different"
+            )
 
 
-async def ingest_scenes(conn: Conn, aoi: str, scenes: list[models.CatalogScene], retry_count: int) -> dict[str, int]:
+async def ingest_scenes(
+    conn: Conn, aoi: str, scenes: list[models.CatalogScene], retry_count: int
+) -> dict[str, int]:
     """Creates the scenes (PENDING, one download task each) and their tiles (NEW) in date order, skipping
     scenes the AOI already has. Returns source id -> id of the scenes created now."""
     check_scenes(aoi, scenes)

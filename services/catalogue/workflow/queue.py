@@ -86,8 +86,9 @@ class Lease:
 
 
 class TaskQueue:
-    def __init__(self, pool: AsyncConnectionPool[Any], notifier: TaskNotifier, lease_seconds: float,
-                 max_attempts: int):
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], notifier: TaskNotifier, lease_seconds: float, max_attempts: int
+    ):
         self._pool = pool
         self._notifier = notifier
         self.lease_seconds = lease_seconds
@@ -112,7 +113,9 @@ class TaskQueue:
             except TimeoutError:
                 pass
 
-    async def _try_lease(self, kind: models.TaskKind, worker_id: str) -> tuple[Lease | None, dt.datetime | None]:
+    async def _try_lease(
+        self, kind: models.TaskKind, worker_id: str
+    ) -> tuple[Lease | None, dt.datetime | None]:
         async with self._pool.connection() as conn, conn.transaction():
             await self._reclaim_expired(conn, kind)
             task = await tasks.claim(conn, kind, worker_id, self.lease_seconds)

@@ -130,4 +130,3 @@ async def fail_tile(conn: Conn, tile_id: int, message: str | None) -> None:
     if prev_done:
         for child_id in children:
             await tasks.queue_process(conn, await workflow.release_if_ready(conn, child_id))
-

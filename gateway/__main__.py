@@ -1,0 +1,31 @@
+"""`python -m gateway`: serves the HTTP API until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from gateway.app import serve
+from gateway.settings import PREFIX, GatewaySettings
+from services.runtime import logs
+from services.runtime.settings import from_env
+
+
+async def _run(settings: GatewaySettings) -> None:
+    running = await serve(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    await running.stop()
+
+
+def main() -> None:
+    settings = from_env(GatewaySettings, PREFIX)
+    logs.configure(settings.log_level, settings.log_json)
+    asyncio.run(_run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""The reference system's JSON and text formats <-> our protos (spec §1, §2, §3.4, §4.3).
+
+`payload` decodes the ingestion payload, `scenes` decodes and encodes scenes collections, `views` encodes
+the monitoring answers; `gojson` holds the Go-compatible primitives they share.
+"""
+
+from gateway.refjson.payload import decode_area
+from gateway.refjson.scenes import decode_scenes, encode_scene_collection
+from gateway.refjson.views import (
+    aoi_report,
+    encode_aois,
+    encode_id,
+    encode_scene,
+    encode_scenes,
+    encode_tile,
+    encode_tiles,
+)
+
+__all__ = [
+    "aoi_report",
+    "decode_area",
+    "decode_scenes",
+    "encode_aois",
+    "encode_id",
+    "encode_scene",
+    "encode_scene_collection",
+    "encode_scenes",
+    "encode_tile",
+    "encode_tiles",
+]

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area of the API; each exposes `routes(gateway)`."""

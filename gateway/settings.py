@@ -1,0 +1,32 @@
+"""Settings of the HTTP gateway (env prefix GEOCUBE_GATEWAY_)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+PREFIX = "GEOCUBE_GATEWAY_"
+
+
+@dataclasses.dataclass(frozen=True)
+class GatewaySettings:
+    # HTTP listen address (host:port; port 0 picks a free one).
+    address: str = "127.0.0.1:8080"
+    # gRPC address of the catalogue (serves the Catalogue and Registry services).
+    catalogue_address: str = "127.0.0.1:50051"
+    # Accepted bearer tokens (comma-separated in the environment). Empty: no authentication, as the
+    # reference without --bearer-auth.
+    bearer_tokens: tuple[str, ...] = ()
+    # Largest request body accepted by the form endpoints (the reference parses 32 MiB in memory).
+    max_upload_bytes: int = 32 * 1024 * 1024
+    # Deadline of the quick gRPC calls (monitoring reads, registry).
+    rpc_timeout_seconds: float = 30.0
+    # Deadline of the catalogue calls that may query external catalogues (search, tiling, ingestion).
+    catalogue_timeout_seconds: float = 600.0
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    def host_port(self) -> tuple[str, int]:
+        host, sep, port = self.address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"{PREFIX}ADDRESS: expected host:port, got {self.address!r}")
+        return host.strip("[]") or "0.0.0.0", int(port)

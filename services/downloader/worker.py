@@ -1,0 +1,188 @@
+"""The download job (spec §8.1) and the downloader process built around it.
+
+One task = one scene: fetch the product into the task's working directory through the provider chain,
+then, for every tile of the scene, run the scene graph with that single tile and upload each `to_create`
+out-file to `<storage>/<aoi>/<scene>/tiles/<tile>/`. Error texts carry the reference's prefixes
+(`ProcessScene.…`) because operators search for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import pathlib
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import grpc
+
+from protos.ingester.v1 import downloader_pb2, downloader_pb2_grpc, tasks_pb2, types_pb2
+from services import graph as graph_engine
+from services.domain.models import Scene, Status, Tile, TileAttrs
+from services.downloader.settings import DownloaderSettings
+from services.graph.model import Action
+from services.runtime.errors import InvalidArgument
+from services.storage import layers, naming, open_storage
+from services.storage.backend import Storage
+from services.worker import convert
+from services.worker.app import WorkerApp, start_worker
+from services.worker.lease import TaskContext
+from services.worker.outcome import JobError, Outcome, merge_alternatives, outcome_for_error, wrap
+from services.worker.status import StatusBoard, state_to_proto
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = downloader_pb2.DESCRIPTOR.services_by_name["Downloader"].full_name
+
+
+class Provider(Protocol):
+    """Fetches a product into a working directory (unarchived); raises when it cannot."""
+
+    def fetch(self, scene_source_id: str, workdir: pathlib.Path) -> Any: ...
+
+
+async def _call_provider(provider: Provider, source_id: str, workdir: pathlib.Path) -> None:
+    # Providers may be synchronous (local copies, unzipping: run in a thread) or natively async (HTTP).
+    if inspect.iscoroutinefunction(provider.fetch):
+        await provider.fetch(source_id, workdir)
+    else:
+        await asyncio.to_thread(provider.fetch, source_id, workdir)
+
+
+def _graph_error(name: str, exc: BaseException) -> JobError:
+    text = exc.reason if isinstance(exc, InvalidArgument) else str(exc)
+    if not text.startswith("LoadGraphFromFile"):
+        text = f"LoadGraphFromFile[{name}]: {text}"
+    return wrap("ProcessScene.", JobError(text, temporary=False))
+
+
+class DownloadJob:
+    """Runs one download task; callable as the lease loop's handler."""
+
+    def __init__(self, providers: Sequence[Provider], storage_uri: str, graph_path: Sequence[pathlib.Path]):
+        if not providers:
+            raise InvalidArgument("providers", "no image providers defined")
+        self._providers = list(providers)
+        self._storage_uri = storage_uri
+        self._graph_path = list(graph_path)
+
+    async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
+        scene = convert.scene_from_proto(task.download.scene)
+        if scene.id == 0 or not scene.data.tiles:
+            # The reference drops such a message; a leased task must be answered, so it ends FAILED.
+            return Outcome(Status.FAILED, f"invalid payload : {scene.id}-{len(scene.data.tiles)}")
+        extra = {"aoi": scene.aoi, "scene_id": scene.id, "task_id": task.task_id}
+        try:
+            await self.process_scene(scene, context)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reported outcome
+            outcome = outcome_for_error(exc, retriable=scene.data.is_retriable, honour_fatal=False)
+            logger.warning("scene %s failed: %s", scene.source_id, outcome.message, extra=extra)
+            return outcome
+        logger.info("scene %s downloaded (%d tile(s))", scene.source_id, len(scene.data.tiles), extra=extra)
+        return Outcome.done()
+
+    async def process_scene(self, scene: Scene, context: TaskContext) -> None:
+        workdir = context.workdir
+        storage_uri = scene.data.storage_uri or self._storage_uri
+        try:
+            storage = await asyncio.to_thread(open_storage, storage_uri)
+        except Exception as exc:
+            raise wrap(f"ProcessScene.Storage[{storage_uri}]: ", exc) from exc
+
+        context.progress("fetching the product")
+        await self.fetch_product(scene.source_id, workdir)
+
+        # All tiles share the working directory and the product fetched once.
+        for number, (tile_id, mapping) in enumerate(scene.data.tiles.items(), start=1):
+            tile = Tile(
+                id=0,
+                source_id=tile_id,
+                scene=scene,
+                data=TileAttrs(swath_id=mapping.swath_id, tile_nr=mapping.tile_nr),
+            )
+            context.progress(
+                f"tile {number}/{len(scene.data.tiles)} {tile_id}: running {scene.data.graph_name}"
+            )
+            await self.process_tile(scene, tile, storage, workdir, context)
+
+    async def fetch_product(self, source_id: str, workdir: pathlib.Path) -> None:
+        """Tries the providers in order and stops at the first success (spec §8.2)."""
+        failures: list[BaseException] = []
+        for provider in self._providers:
+            try:
+                await _call_provider(provider, source_id, workdir)
+                return
+            except Exception as exc:  # noqa: BLE001 - the next provider may succeed
+                # Debug only: the merged errors of every provider are reported (and logged) with the job.
+                logger.debug("provider %s: %s", type(provider).__name__, exc)
+                failures.append(exc)
+        raise wrap("ProcessScene.ImageProviders.", merge_alternatives(failures))
+
+    async def process_tile(
+        self, scene: Scene, tile: Tile, storage: Storage, workdir: pathlib.Path, context: TaskContext
+    ) -> None:
+        # The graph is loaded again for every tile, as the reference does (it is a small JSON file).
+        try:
+            graph = await asyncio.to_thread(
+                graph_engine.load_graph, scene.data.graph_name, self._graph_path, scene.data.is_retriable
+            )
+        except Exception as exc:
+            raise _graph_error(scene.data.graph_name, exc) from exc
+        result = await graph_engine.run_graph(graph, scene.data.graph_config, [tile], workdir)
+        if result.error is not None:
+            raise wrap(f"ProcessScene.ProcessTile[{tile.source_id}].", result.error) from result.error
+        # Only `to_create` counts in a scene graph: indexing and deleting are the processor's business.
+        for _, out_file in result.out_files:
+            if out_file.action is not Action.TO_CREATE:
+                continue
+            context.progress(f"tile {tile.source_id}: storing {out_file.layer}")
+            try:
+                uri = await asyncio.to_thread(
+                    layers.save_layer, storage, workdir, tile, out_file.layer, out_file.extension
+                )
+            except Exception as exc:
+                prefix = f"ProcessScene.ProcessTile[{naming.tile_tag(tile)}]."
+                if not str(exc).startswith("SaveLayer"):
+                    prefix += "SaveLayer."
+                raise wrap(prefix, exc) from exc
+            logger.info("stored %s", uri, extra={"aoi": scene.aoi, "scene_id": scene.id})
+
+
+class _StatusServicer(downloader_pb2_grpc.DownloaderServicer):
+    def __init__(self, board: StatusBoard):
+        self._board = board
+
+    async def GetStatus(
+        self, request: downloader_pb2.GetDownloaderStatusRequest, context: grpc.aio.ServicerContext
+    ) -> types_pb2.WorkerStatus:
+        return state_to_proto(self._board.snapshot())
+
+
+def _register_status(server: grpc.aio.Server, board: StatusBoard) -> None:
+    downloader_pb2_grpc.add_DownloaderServicer_to_server(_StatusServicer(board), server)
+
+
+def build_providers(settings: DownloaderSettings) -> list[Provider]:
+    """The configured providers in the reference's order (spec §8.2): only the local archive for now."""
+    from services.downloader.providers.local import LocalProvider
+
+    providers: list[Provider] = []
+    if settings.local_path:
+        providers.append(LocalProvider(pathlib.Path(settings.local_path)))
+    return providers
+
+
+async def start(settings: DownloaderSettings) -> WorkerApp:
+    """Checks the settings, serves Downloader.GetStatus (+ health, reflection) and starts leasing."""
+    settings.check()
+    # Fail at start, not on the first task, when the default storage is unusable.
+    await asyncio.to_thread(open_storage, settings.storage_uri)
+    job = DownloadJob(build_providers(settings), settings.storage_uri, settings.graph_folders())
+    return await start_worker(
+        settings,
+        kind=tasks_pb2.TASK_KIND_DOWNLOAD,
+        make_handler=lambda channel: job,
+        register_status=_register_status,
+        service_name=SERVICE_NAME,
+    )

@@ -1,0 +1,195 @@
+"""The processing job (spec §9) and the processor process built around it.
+
+One task = one tile T0, with its previous tile T1 and its reference tile T2 (each defaults to T0 when
+absent). Import the graph's in-files, run the tile graph, then handle the selected out-files even when
+the graph failed: upload `to_create`/`to_index`, index `to_index` in the registry, delete `to_delete`
+last (so that a retry still finds them). Error texts carry the reference's `ProcessTile[<tag>].` prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+from collections.abc import Sequence
+
+import grpc
+
+from protos.ingester.v1 import processor_pb2, processor_pb2_grpc, tasks_pb2, types_pb2
+from services import graph as graph_engine
+from services.domain.models import Status, Tile
+from services.graph.model import Action, OutFile
+from services.processor.indexing import Indexer, ToIndex
+from services.processor.settings import ProcessorSettings
+from services.runtime.errors import InvalidArgument, NotFound
+from services.storage import layers, naming, open_storage
+from services.storage.backend import Storage
+from services.worker import convert
+from services.worker.app import WorkerApp, start_worker
+from services.worker.lease import TaskContext
+from services.worker.outcome import JobError, Outcome, outcome_for_error, wrap
+from services.worker.status import StatusBoard, state_to_proto
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = processor_pb2.DESCRIPTOR.services_by_name["Processor"].full_name
+
+
+def _other_tile(job: tasks_pb2.ProcessJob, field: str, current: Tile) -> Tile:
+    """T1/T2: the job's previous/reference tile, or T0 when absent (root tiles, spec §9 step 5)."""
+    if job.HasField(field) and getattr(job, field).source_id:
+        return convert.tile_from_proto(getattr(job, field))
+    return current
+
+
+class ProcessJob:
+    """Runs one processing task; callable as the lease loop's handler."""
+
+    def __init__(self, storage_uri: str, graph_path: Sequence[pathlib.Path], indexer: Indexer):
+        self._storage_uri = storage_uri
+        self._graph_path = list(graph_path)
+        self._indexer = indexer
+
+    async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
+        job = task.process
+        if job.tile.id == 0:
+            # The reference drops such a message; a leased task must be answered, so it ends FAILED.
+            return Outcome(Status.FAILED, f"invalid payload: {job.tile.id}")
+        tile = convert.tile_from_proto(job.tile)
+        tiles = [tile, _other_tile(job, "previous", tile), _other_tile(job, "reference", tile)]
+        extra = {"aoi": tile.scene.aoi, "tile_id": tile.id, "task_id": task.task_id}
+        try:
+            await self.process_tile(tiles, context)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reported outcome
+            # Unlike the downloader, a fatal error is FAILED even for a retriable tile (spec §5.11).
+            outcome = outcome_for_error(exc, retriable=tile.data.is_retriable, honour_fatal=True)
+            logger.warning("tile %s failed: %s", naming.tile_tag(tile), outcome.message, extra=extra)
+            return outcome
+        logger.info("tile %s processed", naming.tile_tag(tile), extra=extra)
+        return Outcome.done()
+
+    async def process_tile(self, tiles: list[Tile], context: TaskContext) -> None:
+        tile, workdir = tiles[0], context.workdir
+        prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
+        storage_uri = tile.scene.data.storage_uri or self._storage_uri
+        try:
+            storage = await asyncio.to_thread(open_storage, storage_uri)
+        except Exception as exc:
+            raise wrap(f"{prefix}Storage[{storage_uri}]: ", exc) from exc
+        try:
+            graph = await asyncio.to_thread(
+                graph_engine.load_graph, tile.data.graph_name, self._graph_path, tile.data.is_retriable
+            )
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, InvalidArgument) else str(exc)
+            raise wrap(prefix, JobError(reason)) from exc
+
+        for source_tile, in_file in graph_engine.input_files(graph, tiles):
+            context.progress(
+                f"importing {naming.layer_file_name(source_tile, in_file.layer, in_file.extension)}"
+            )
+            try:
+                await asyncio.to_thread(
+                    layers.import_layer, storage, workdir, source_tile, in_file.layer, in_file.extension
+                )
+            except Exception as exc:
+                raise wrap(prefix, exc) from exc
+
+        context.progress(f"running {tile.data.graph_name}")
+        result = await graph_engine.run_graph(graph, tile.scene.data.graph_config, tiles, workdir)
+        process_error = wrap(prefix, result.error) if result.error is not None else None
+        if process_error is not None:
+            logger.info("%s graph failed: %s", naming.tile_tag(tile), process_error.message)
+
+        # Out-files are handled even after a failure: the graph selects what a failure leaves to do
+        # (typically deleting an input once a fatal error makes it useless).
+        outfile_error: JobError | None = None
+        try:
+            await self.handle_out_files(result.out_files, tiles, storage, workdir, context)
+        except Exception as exc:  # noqa: BLE001 - combined with the graph error below
+            outfile_error = wrap(prefix, exc)
+
+        if process_error is not None and outfile_error is not None:
+            raise JobError(
+                f"{process_error.message} (during cleaning, an other error occured: {outfile_error.message})",
+                temporary=process_error.temporary,
+                fatal=process_error.fatal,
+            )
+        if process_error is not None:
+            raise process_error
+        if outfile_error is not None:
+            raise outfile_error
+
+    async def handle_out_files(
+        self,
+        out_files: Sequence[tuple[int, OutFile]],
+        tiles: Sequence[Tile],
+        storage: Storage,
+        workdir: pathlib.Path,
+        context: TaskContext,
+    ) -> None:
+        to_index: list[ToIndex] = []
+        to_delete: list[tuple[Tile, OutFile]] = []
+        for slot, out_file in out_files:
+            tile = tiles[slot]
+            if out_file.action in (Action.TO_CREATE, Action.TO_INDEX):
+                context.progress(
+                    f"storing {naming.layer_file_name(tile, out_file.layer, out_file.extension)}"
+                )
+                uri = await asyncio.to_thread(
+                    layers.save_layer, storage, workdir, tile, out_file.layer, out_file.extension
+                )
+                logger.info("stored %s", uri, extra={"aoi": tile.scene.aoi, "tile_id": tile.id})
+                if out_file.action is Action.TO_INDEX:
+                    to_index.append(ToIndex(uri, tile, out_file))
+            elif out_file.action is Action.TO_DELETE:
+                to_delete.append((tile, out_file))
+
+        if to_index:
+            context.progress(f"indexing {len(to_index)} file(s)")
+            response = await self._indexer.index(to_index)
+            logger.info("indexed %d dataset(s), %d already there", response.created, response.existing)
+            # The reference also tags the record with `processingDate`; the registry has no tag update yet.
+
+        # Deleted last: a task redone after a failure above still finds its inputs.
+        for tile, out_file in to_delete:
+            try:
+                await asyncio.to_thread(
+                    layers.delete_layer, storage, tile, out_file.layer, out_file.extension
+                )
+            except NotFound:
+                pass
+
+
+class _StatusServicer(processor_pb2_grpc.ProcessorServicer):
+    def __init__(self, board: StatusBoard):
+        self._board = board
+
+    async def GetStatus(
+        self, request: processor_pb2.GetProcessorStatusRequest, context: grpc.aio.ServicerContext
+    ) -> types_pb2.WorkerStatus:
+        return state_to_proto(self._board.snapshot())
+
+
+def _register_status(server: grpc.aio.Server, board: StatusBoard) -> None:
+    processor_pb2_grpc.add_ProcessorServicer_to_server(_StatusServicer(board), server)
+
+
+async def start(settings: ProcessorSettings) -> WorkerApp:
+    """Checks the settings, serves Processor.GetStatus (+ health, reflection) and starts leasing."""
+    settings.check()
+    # Fail at start, not on the first task, when the default storage is unusable.
+    await asyncio.to_thread(open_storage, settings.storage_uri)
+    graph_path = settings.graph_folders()
+
+    def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
+        # The registry is served by the catalogue: indexing shares the channel the tasks come from.
+        return ProcessJob(settings.storage_uri, graph_path, Indexer(channel, settings.index_retry_seconds))
+
+    return await start_worker(
+        settings,
+        kind=tasks_pb2.TASK_KIND_PROCESS,
+        make_handler=make_handler,
+        register_status=_register_status,
+        service_name=SERVICE_NAME,
+    )

@@ -1,0 +1,122 @@
+"""Starts catalogue, downloader, processor and gateway in this process, on loopback, over one database.
+
+With no DSN configured, an embedded PostgreSQL is started in `<workdir>/pg`; with no archive configured,
+the local archive is `<workdir>/archive`. The same code paths as the separate services are used, so what
+runs here is what runs on Kubernetes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import secrets
+from collections.abc import Awaitable, Callable
+
+from gateway import app as gateway_app
+from gateway.settings import GatewaySettings
+from services.catalogue import app as catalogue_app
+from services.catalogue.settings import CatalogueSettings
+from services.downloader import worker as downloader
+from services.downloader.settings import DownloaderSettings
+from services.processor import worker as processor
+from services.processor.settings import ProcessorSettings
+from services.runtime.embedded_pg import EmbeddedPostgres
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class StackConfig:
+    workdir: pathlib.Path
+    database_dsn: str = ""
+    archive_path: str = ""
+    storage_uri: str = ""
+    http_address: str = "127.0.0.1:8080"
+    catalogue_address: str = "127.0.0.1:50051"
+    token: str = ""
+    concurrency: int = 2
+
+
+@dataclasses.dataclass
+class Stack:
+    config: StackConfig
+    gateway_url: str
+    catalogue_target: str
+    storage_path: pathlib.Path
+    archive_path: pathlib.Path
+    database_dsn: str
+    token: str
+    _stoppers: list[Callable[[], Awaitable[None]]]
+
+    async def stop(self) -> None:
+        # Reverse order: the gateway first (no new requests), the database last.
+        for stop in reversed(self._stoppers):
+            try:
+                await stop()
+            except Exception:
+                logger.exception("error while stopping")
+
+
+def _embedded(path: pathlib.Path) -> tuple[str, Callable[[], Awaitable[None]]]:
+    server = EmbeddedPostgres(path)
+    dsn = server.start()
+
+    async def stop() -> None:
+        server.stop()
+
+    return dsn, stop
+
+
+async def start_stack(config: StackConfig) -> Stack:
+    workdir = config.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stoppers: list[Callable[[], Awaitable[None]]] = []
+    stack = None
+    try:
+        dsn = config.database_dsn
+        if not dsn:
+            dsn, stop_pg = _embedded(workdir / "pg")
+            stoppers.append(stop_pg)
+        archive = pathlib.Path(config.archive_path or workdir / "archive").resolve()
+        archive.mkdir(parents=True, exist_ok=True)
+        storage = pathlib.Path(config.storage_uri or workdir / "storage").resolve()
+        storage.mkdir(parents=True, exist_ok=True)
+        token = config.token or secrets.token_urlsafe(16)
+
+        catalogue = await catalogue_app.start(
+            CatalogueSettings(database_dsn=dsn, address=config.catalogue_address, archive_path=str(archive))
+        )
+        stoppers.append(catalogue.stop)
+        common = dict(
+            catalogue_address=catalogue.target, storage_uri=str(storage), concurrency=config.concurrency
+        )
+        down = await downloader.start(
+            DownloaderSettings(
+                address="127.0.0.1:0",
+                workdir=str(workdir / "work"),
+                local_path=str(archive),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        stoppers.append(down.stop)
+        proc = await processor.start(
+            ProcessorSettings(
+                address="127.0.0.1:0",
+                workdir=str(workdir / "work"),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        stoppers.append(proc.stop)
+        http = await gateway_app.serve(
+            GatewaySettings(
+                address=config.http_address, catalogue_address=catalogue.target, bearer_tokens=(token,)
+            )
+        )
+        stoppers.append(http.stop)
+        stack = Stack(config, http.url, catalogue.target, storage, archive, dsn, token, stoppers)
+        return stack
+    finally:
+        if stack is None:
+            for stop in reversed(stoppers):
+                await stop()

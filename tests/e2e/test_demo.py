@@ -1,0 +1,28 @@
+"""The README's first command must not rot: `geocube-ingester demo` on the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import ROOT, free_port
+
+
+@pytest.mark.e2e
+def test_demo_command_completes_on_embedded_postgres(tmp_path: pathlib.Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_", "PG"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "demo", "--workdir", str(tmp_path / "var"), "--scenes", "2",
+         "--band-size", "64", "--http", f"127.0.0.1:{free_port()}", "--grpc", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every scene and tile is DONE" in result.stdout
+    assert "24 datasets indexed" in result.stdout  # 2 scenes x 12 bands
+    storage = tmp_path / "var" / "storage" / "DenmarkDemoS2"
+    assert len(list(storage.glob("*/tiles/*/*.zip"))) == 2
+    assert len(list(storage.glob("*/tiles/*/*_B??.jp2"))) == 24
