@@ -1,0 +1,1 @@
+"""HTTP gateway: the reference system's HTTP API over the catalogue's gRPC services."""

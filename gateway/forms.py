@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -85,7 +85,7 @@ async def read_form(request: Request, max_bytes: int) -> Form:
     return Form(query, {}, "request Content-Type isn't multipart/form-data")
 
 
-async def _single_chunk(body: bytes) -> AsyncIterator[bytes]:
+async def _single_chunk(body: bytes) -> AsyncGenerator[bytes, None]:
     yield body
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path, get_route_path
+from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
 from gateway import auth, responses, rpc
@@ -67,6 +67,13 @@ class Call:
 Handler = Callable[[Call], Awaitable[Response]]
 
 
+def _route_path(scope: Scope) -> str:
+    """The path below the application's mount point (root_path), which the templates are written for."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
 class GoRoute(BaseRoute):
     """One path template with a handler per method."""
 
@@ -82,7 +89,7 @@ class GoRoute(BaseRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
             return Match.NONE, {}
-        found = self.path_regex.match(get_route_path(scope))
+        found = self.path_regex.match(_route_path(scope))
         if found is None:
             return Match.NONE, {}
         params = {key: self.param_convertors[key].convert(value) for key, value in found.groupdict().items()}

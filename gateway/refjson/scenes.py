@@ -144,7 +144,8 @@ def string_map_or_null(message: Any, field: str) -> dict[str, str] | None:
 def struct_or_null(message: Any, field: str) -> dict[str, Any] | None:
     if not message.HasField(field):
         return None
-    return gojson.sort_keys(json_format.MessageToDict(getattr(message, field)))
+    sorted_map: dict[str, Any] = gojson.sort_keys(json_format.MessageToDict(getattr(message, field)))
+    return sorted_map
 
 
 def scene_attrs(data: types_pb2.SceneAttrs) -> dict[str, Any]:
@@ -209,7 +210,8 @@ def scene_properties(scene: types_pb2.CatalogScene) -> dict[str, Any]:
     }
     if scene.tiles:
         props["tiles"] = [catalog_tile(tile) for tile in scene.tiles]
-    return gojson.sort_keys(props)
+    sorted_props: dict[str, Any] = gojson.sort_keys(props)
+    return sorted_props
 
 
 def _parse_wkt(wkt: str) -> Any:

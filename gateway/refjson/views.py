@@ -15,17 +15,17 @@ from gateway.refjson import gojson
 from gateway.refjson.scenes import scene_attrs, tile_attrs
 from protos.ingester.v1 import catalogue_pb2, types_pb2
 
-_STATUS_NAMES = {
+_STATUS_NAMES: dict[types_pb2.Status, str] = {
     types_pb2.STATUS_NEW: "NEW",
     types_pb2.STATUS_PENDING: "PENDING",
     types_pb2.STATUS_DONE: "DONE",
     types_pb2.STATUS_RETRY: "RETRY",
     types_pb2.STATUS_FAILED: "FAILED",
 }
-STATUS_BY_NAME = {name: value for value, name in _STATUS_NAMES.items()}
+STATUS_BY_NAME: dict[str, types_pb2.Status] = {name: value for value, name in _STATUS_NAMES.items()}
 
 
-def status_name(status: int) -> str:
+def status_name(status: types_pb2.Status) -> str:
     return _STATUS_NAMES.get(status, "")
 
 

@@ -10,7 +10,7 @@ from gateway import refjson, responses
 from gateway.errors import GatewayError
 from gateway.refjson.views import STATUS_BY_NAME
 from gateway.routing import Call, Gateway, GoRoute
-from protos.ingester.v1 import catalogue_pb2
+from protos.ingester.v1 import catalogue_pb2, types_pb2
 
 _GO_INT = re.compile(r"[+-]?[0-9]+")
 _INT64 = 1 << 63
@@ -61,7 +61,7 @@ async def aoi(call: Call) -> Response:
 
 async def aoi_scenes(call: Call) -> Response:
     status_name = call.params.get("status")
-    status = 0
+    status = types_pb2.STATUS_UNSPECIFIED
     if status_name is not None:
         # The reference compares the status verbatim with the stored uppercase names: anything else
         # (including lowercase) matches no scene.

@@ -87,7 +87,7 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     sources, archive = build_sources(settings)
     queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
     inventory = SceneInventory(sources)
-    catalogue = CatalogueServicer(pool, inventory, Ingestion(pool, inventory))
+    catalogue = CatalogueServicer(pool, inventory, Ingestion(pool, inventory), notifier)
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)

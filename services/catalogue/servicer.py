@@ -15,14 +15,19 @@ from services.catalogue import reports, tiling
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.search.inventory import SceneInventory, check_search_area
 from services.catalogue.store import workflow
+from services.catalogue.workflow.queue import TaskNotifier
 from services.domain import models
 from services.domain import proto_convert as pc
 from services.runtime.errors import NotFound
 
+_MAX_WAIT = 60.0  # seconds; a longer long-poll would outlive common proxy idle timeouts
+
 
 class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
-    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, ingestion: Ingestion):
+    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, ingestion: Ingestion,
+                 notifier: TaskNotifier):
         self._pool = pool
+        self._notifier = notifier
         self._inventory = inventory
         self._ingestion = ingestion
 
@@ -70,6 +75,23 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
                 for aoi, status in rows
             ]
         )
+
+    async def WaitAoiStatus(self, request: catalogue_pb2.WaitAoiStatusRequest, context: grpc.aio.ServicerContext
+                            ) -> catalogue_pb2.WaitAoiStatusResponse:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(request.wait.ToTimedelta().total_seconds(), _MAX_WAIT)
+        while True:
+            event = self._notifier.aoi_event(request.aoi)  # before the read: no change can be missed
+            async with self._pool.connection() as conn:
+                current = await workflow.get_aoi_status(conn, request.aoi)
+            status = pc.status_to_proto(models.Status(current)) if current else types_pb2.STATUS_UNSPECIFIED
+            remaining = deadline - loop.time()
+            if status != request.known or remaining <= 0:
+                return catalogue_pb2.WaitAoiStatusResponse(status=status, changed=status != request.known)
+            try:
+                await asyncio.wait_for(event.wait(), timeout=remaining)
+            except TimeoutError:
+                pass
 
     async def GetAoiReport(
         self, request: catalogue_pb2.GetAoiReportRequest, context: grpc.aio.ServicerContext

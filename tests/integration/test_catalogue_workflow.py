@@ -175,3 +175,27 @@ async def test_temporary_failures_use_up_attempts(stubs) -> None:  # type: ignor
     scenes = await stubs.catalogue.ListScenes(catalogue_pb2.ListScenesRequest(aoi="Denmark"), timeout=5)
     assert scenes.scenes[0].status == types_pb2.STATUS_FAILED
     assert "too many attempts" in scenes.scenes[0].message
+
+
+async def test_wait_aoi_status_long_poll(stubs) -> None:  # type: ignore[no-untyped-def]
+    await _register_layers(stubs)
+    area = _area()
+    wait = duration_pb2.Duration(seconds=30)
+    unknown = await stubs.catalogue.WaitAoiStatus(catalogue_pb2.WaitAoiStatusRequest(aoi="Denmark"), timeout=5)
+    assert (unknown.status, unknown.changed) == (types_pb2.STATUS_UNSPECIFIED, False)
+    await stubs.catalogue.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area)[:1])), timeout=10
+    )
+    now = await stubs.catalogue.WaitAoiStatus(catalogue_pb2.WaitAoiStatusRequest(aoi="Denmark"), timeout=5)
+    assert now.status == types_pb2.STATUS_PENDING and now.changed
+    follow = asyncio.ensure_future(stubs.catalogue.WaitAoiStatus(
+        catalogue_pb2.WaitAoiStatusRequest(aoi="Denmark", known=types_pb2.STATUS_PENDING, wait=wait), timeout=40))
+    download = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD)
+    assert download is not None
+    await _report(stubs, download, types_pb2.STATUS_DONE)
+    assert not follow.done()  # scene DONE, tile still PENDING: the AOI stays PENDING
+    process = await _lease(stubs, tasks_pb2.TASK_KIND_PROCESS)
+    assert process is not None
+    await _report(stubs, process, types_pb2.STATUS_DONE)
+    done = await asyncio.wait_for(follow, timeout=10)
+    assert (done.status, done.changed) == (types_pb2.STATUS_DONE, True)

@@ -15,6 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
+import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -369,6 +370,43 @@ async def test_stopping_lets_the_current_task_finish_within_the_grace_period(
             await worker.stop(grace=0)
         assert worker.status().tasks_done == 1 and not worker.status().current
         assert await _scene_done(channel, scene.id)
+
+
+async def test_a_worker_that_loses_its_lease_abandons_the_task_unreported(
+    pg_dsn: str, demo_archive: tuple[pathlib.Path, list[str]], tmp_path: pathlib.Path
+) -> None:
+    archive, _ = demo_archive
+    gate, common = _gated_graph(tmp_path)
+    async with running_catalogue(pg_dsn, archive, lease_seconds=3.0) as (catalogue, channel):
+        scene = await _ingest_one_gated_scene(channel, "Lost", gate)
+        async with running(
+            downloader.start(_downloader_settings(tmp_path, catalogue.target, archive, **common))
+        ) as worker:
+            await wait_for(lambda: _async(bool(worker.status().current)), "the worker to lease the task")
+            async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+
+                async def progress() -> str:
+                    row = await (await conn.execute("SELECT progress FROM task")).fetchone()
+                    return str(row[0]) if row else ""
+
+                # Heartbeats carry the job's progress to the catalogue.
+                await wait_for(lambda: _contains(progress(), "running SlowCopy.json"), "the progress")
+                # Another worker takes the lease over (what an expiry followed by a new lease does).
+                await conn.execute("UPDATE task SET lease_token = gen_random_uuid()")
+
+            # The next heartbeat is refused: the job is cancelled and nothing is reported.
+            await wait_for(lambda: _async(not worker.status().current), "the task to be abandoned", 10)
+            assert (worker.status().tasks_done, worker.status().tasks_failed) == (0, 0)
+            assert not list((tmp_path / "work-downloader").iterdir())  # its working directory is gone
+
+            # Once that lease expires the task is leased again (here by the same worker) and completes.
+            gate.touch()
+            await wait_for(lambda: _scene_done(channel, scene.id), "the scene DONE", 30)
+            assert worker.status().tasks_done == 1
+
+
+async def _contains(text: Awaitable[str], part: str) -> bool:
+    return part in await text
 
 
 async def test_a_failed_download_is_reported_with_the_reference_message(

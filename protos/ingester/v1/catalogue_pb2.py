@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.ingester.v1 import types_pb2 as protos_dot_ingester_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/ingester/v1/catalogue.proto\x12\x0bingester.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/ingester/v1/types.proto\"6\n\x13SearchScenesRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\"O\n\x14SearchScenesResponse\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\x12\x0c\n\x04next\x18\x02 \x01(\x08\"^\n\x10ListTilesRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\x12)\n\x06scenes\x18\x02 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\">\n\x11ListTilesResponse\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\"\x91\x01\n\x11IngestAreaRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\x12(\n\x06scenes\x18\x02 \x01(\x0b\x32\x16.ingester.v1.SceneListH\x00\x12\'\n\x05tiles\x18\x03 \x01(\x0b\x32\x16.ingester.v1.SceneListH\x00\x42\x08\n\x06source\"6\n\tSceneList\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\"i\n\x12IngestAreaResponse\x12\x13\n\x0bscene_count\x18\x01 \x01(\x05\x12\x12\n\ntile_count\x18\x02 \x01(\x05\x12*\n\x07\x65lapsed\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\"\n\x0fListAoisRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"2\n\x10ListAoisResponse\x12\x1e\n\x04\x61ois\x18\x01 \x03(\x0b\x32\x10.ingester.v1.Aoi\"\"\n\x13GetAoiReportRequest\x12\x0b\n\x03\x61oi\x18\x01 \x01(\t\"h\n\x0cStatusCounts\x12\x0b\n\x03new\x18\x01 \x01(\x05\x12\x0f\n\x07pending\x18\x02 \x01(\x05\x12\x0c\n\x04\x64one\x18\x03 \x01(\x05\x12\r\n\x05retry\x18\x04 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x05\x12\r\n\x05total\x18\x06 \x01(\x05\"\xd1\x01\n\x14GetAoiReportResponse\x12)\n\x06scenes\x18\x01 \x01(\x0b\x32\x19.ingester.v1.StatusCounts\x12(\n\x05tiles\x18\x02 \x01(\x0b\x32\x19.ingester.v1.StatusCounts\x12\x12\n\nroot_tiles\x18\x03 \x01(\x05\x12(\n\x04\x66rom\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x11ListScenesRequest\x12\x0b\n\x03\x61oi\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.ingester.v1.Status\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\"8\n\x12ListScenesResponse\x12\"\n\x06scenes\x18\x01 \x03(\x0b\x32\x12.ingester.v1.Scene\"\x1d\n\x0fGetSceneRequest\x12\n\n\x02id\x18\x01 \x01(\x03\")\n\x15ListSceneTilesRequest\x12\x10\n\x08scene_id\x18\x01 \x01(\x03\":\n\x16ListSceneTilesResponse\x12 \n\x05tiles\x18\x01 \x03(\x0b\x32\x11.ingester.v1.Tile\"\x1c\n\x0eGetTileRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x32\xbc\x05\n\tCatalogue\x12S\n\x0cSearchScenes\x12 .ingester.v1.SearchScenesRequest\x1a!.ingester.v1.SearchScenesResponse\x12J\n\tListTiles\x12\x1d.ingester.v1.ListTilesRequest\x1a\x1e.ingester.v1.ListTilesResponse\x12M\n\nIngestArea\x12\x1e.ingester.v1.IngestAreaRequest\x1a\x1f.ingester.v1.IngestAreaResponse\x12G\n\x08ListAois\x12\x1c.ingester.v1.ListAoisRequest\x1a\x1d.ingester.v1.ListAoisResponse\x12S\n\x0cGetAoiReport\x12 .ingester.v1.GetAoiReportRequest\x1a!.ingester.v1.GetAoiReportResponse\x12M\n\nListScenes\x12\x1e.ingester.v1.ListScenesRequest\x1a\x1f.ingester.v1.ListScenesResponse\x12<\n\x08GetScene\x12\x1c.ingester.v1.GetSceneRequest\x1a\x12.ingester.v1.Scene\x12Y\n\x0eListSceneTiles\x12\".ingester.v1.ListSceneTilesRequest\x1a#.ingester.v1.ListSceneTilesResponse\x12\x39\n\x07GetTile\x12\x1b.ingester.v1.GetTileRequest\x1a\x11.ingester.v1.Tileb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"protos/ingester/v1/catalogue.proto\x12\x0bingester.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/ingester/v1/types.proto\"6\n\x13SearchScenesRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\"O\n\x14SearchScenesResponse\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\x12\x0c\n\x04next\x18\x02 \x01(\x08\"^\n\x10ListTilesRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\x12)\n\x06scenes\x18\x02 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\">\n\x11ListTilesResponse\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\"\x91\x01\n\x11IngestAreaRequest\x12\x1f\n\x04\x61rea\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Area\x12(\n\x06scenes\x18\x02 \x01(\x0b\x32\x16.ingester.v1.SceneListH\x00\x12\'\n\x05tiles\x18\x03 \x01(\x0b\x32\x16.ingester.v1.SceneListH\x00\x42\x08\n\x06source\"6\n\tSceneList\x12)\n\x06scenes\x18\x01 \x03(\x0b\x32\x19.ingester.v1.CatalogScene\"i\n\x12IngestAreaResponse\x12\x13\n\x0bscene_count\x18\x01 \x01(\x05\x12\x12\n\ntile_count\x18\x02 \x01(\x05\x12*\n\x07\x65lapsed\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"\"\n\x0fListAoisRequest\x12\x0f\n\x07pattern\x18\x01 \x01(\t\"2\n\x10ListAoisResponse\x12\x1e\n\x04\x61ois\x18\x01 \x03(\x0b\x32\x10.ingester.v1.Aoi\"p\n\x14WaitAoiStatusRequest\x12\x0b\n\x03\x61oi\x18\x01 \x01(\t\x12\"\n\x05known\x18\x02 \x01(\x0e\x32\x13.ingester.v1.Status\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"M\n\x15WaitAoiStatusResponse\x12#\n\x06status\x18\x01 \x01(\x0e\x32\x13.ingester.v1.Status\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\"\"\n\x13GetAoiReportRequest\x12\x0b\n\x03\x61oi\x18\x01 \x01(\t\"h\n\x0cStatusCounts\x12\x0b\n\x03new\x18\x01 \x01(\x05\x12\x0f\n\x07pending\x18\x02 \x01(\x05\x12\x0c\n\x04\x64one\x18\x03 \x01(\x05\x12\r\n\x05retry\x18\x04 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x05\x12\r\n\x05total\x18\x06 \x01(\x05\"\xd1\x01\n\x14GetAoiReportResponse\x12)\n\x06scenes\x18\x01 \x01(\x0b\x32\x19.ingester.v1.StatusCounts\x12(\n\x05tiles\x18\x02 \x01(\x0b\x32\x19.ingester.v1.StatusCounts\x12\x12\n\nroot_tiles\x18\x03 \x01(\x05\x12(\n\x04\x66rom\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x11ListScenesRequest\x12\x0b\n\x03\x61oi\x18\x01 \x01(\t\x12#\n\x06status\x18\x02 \x01(\x0e\x32\x13.ingester.v1.Status\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\r\n\x05limit\x18\x04 \x01(\x05\"8\n\x12ListScenesResponse\x12\"\n\x06scenes\x18\x01 \x03(\x0b\x32\x12.ingester.v1.Scene\"\x1d\n\x0fGetSceneRequest\x12\n\n\x02id\x18\x01 \x01(\x03\")\n\x15ListSceneTilesRequest\x12\x10\n\x08scene_id\x18\x01 \x01(\x03\":\n\x16ListSceneTilesResponse\x12 \n\x05tiles\x18\x01 \x03(\x0b\x32\x11.ingester.v1.Tile\"\x1c\n\x0eGetTileRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x32\x94\x06\n\tCatalogue\x12S\n\x0cSearchScenes\x12 .ingester.v1.SearchScenesRequest\x1a!.ingester.v1.SearchScenesResponse\x12J\n\tListTiles\x12\x1d.ingester.v1.ListTilesRequest\x1a\x1e.ingester.v1.ListTilesResponse\x12M\n\nIngestArea\x12\x1e.ingester.v1.IngestAreaRequest\x1a\x1f.ingester.v1.IngestAreaResponse\x12G\n\x08ListAois\x12\x1c.ingester.v1.ListAoisRequest\x1a\x1d.ingester.v1.ListAoisResponse\x12V\n\rWaitAoiStatus\x12!.ingester.v1.WaitAoiStatusRequest\x1a\".ingester.v1.WaitAoiStatusResponse\x12S\n\x0cGetAoiReport\x12 .ingester.v1.GetAoiReportRequest\x1a!.ingester.v1.GetAoiReportResponse\x12M\n\nListScenes\x12\x1e.ingester.v1.ListScenesRequest\x1a\x1f.ingester.v1.ListScenesResponse\x12<\n\x08GetScene\x12\x1c.ingester.v1.GetSceneRequest\x1a\x12.ingester.v1.Scene\x12Y\n\x0eListSceneTiles\x12\".ingester.v1.ListSceneTilesRequest\x1a#.ingester.v1.ListSceneTilesResponse\x12\x39\n\x07GetTile\x12\x1b.ingester.v1.GetTileRequest\x1a\x11.ingester.v1.Tileb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,24 +52,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAOISREQUEST']._serialized_end=790
   _globals['_LISTAOISRESPONSE']._serialized_start=792
   _globals['_LISTAOISRESPONSE']._serialized_end=842
-  _globals['_GETAOIREPORTREQUEST']._serialized_start=844
-  _globals['_GETAOIREPORTREQUEST']._serialized_end=878
-  _globals['_STATUSCOUNTS']._serialized_start=880
-  _globals['_STATUSCOUNTS']._serialized_end=984
-  _globals['_GETAOIREPORTRESPONSE']._serialized_start=987
-  _globals['_GETAOIREPORTRESPONSE']._serialized_end=1196
-  _globals['_LISTSCENESREQUEST']._serialized_start=1198
-  _globals['_LISTSCENESREQUEST']._serialized_end=1296
-  _globals['_LISTSCENESRESPONSE']._serialized_start=1298
-  _globals['_LISTSCENESRESPONSE']._serialized_end=1354
-  _globals['_GETSCENEREQUEST']._serialized_start=1356
-  _globals['_GETSCENEREQUEST']._serialized_end=1385
-  _globals['_LISTSCENETILESREQUEST']._serialized_start=1387
-  _globals['_LISTSCENETILESREQUEST']._serialized_end=1428
-  _globals['_LISTSCENETILESRESPONSE']._serialized_start=1430
-  _globals['_LISTSCENETILESRESPONSE']._serialized_end=1488
-  _globals['_GETTILEREQUEST']._serialized_start=1490
-  _globals['_GETTILEREQUEST']._serialized_end=1518
-  _globals['_CATALOGUE']._serialized_start=1521
-  _globals['_CATALOGUE']._serialized_end=2221
+  _globals['_WAITAOISTATUSREQUEST']._serialized_start=844
+  _globals['_WAITAOISTATUSREQUEST']._serialized_end=956
+  _globals['_WAITAOISTATUSRESPONSE']._serialized_start=958
+  _globals['_WAITAOISTATUSRESPONSE']._serialized_end=1035
+  _globals['_GETAOIREPORTREQUEST']._serialized_start=1037
+  _globals['_GETAOIREPORTREQUEST']._serialized_end=1071
+  _globals['_STATUSCOUNTS']._serialized_start=1073
+  _globals['_STATUSCOUNTS']._serialized_end=1177
+  _globals['_GETAOIREPORTRESPONSE']._serialized_start=1180
+  _globals['_GETAOIREPORTRESPONSE']._serialized_end=1389
+  _globals['_LISTSCENESREQUEST']._serialized_start=1391
+  _globals['_LISTSCENESREQUEST']._serialized_end=1489
+  _globals['_LISTSCENESRESPONSE']._serialized_start=1491
+  _globals['_LISTSCENESRESPONSE']._serialized_end=1547
+  _globals['_GETSCENEREQUEST']._serialized_start=1549
+  _globals['_GETSCENEREQUEST']._serialized_end=1578
+  _globals['_LISTSCENETILESREQUEST']._serialized_start=1580
+  _globals['_LISTSCENETILESREQUEST']._serialized_end=1621
+  _globals['_LISTSCENETILESRESPONSE']._serialized_start=1623
+  _globals['_LISTSCENETILESRESPONSE']._serialized_end=1681
+  _globals['_GETTILEREQUEST']._serialized_start=1683
+  _globals['_GETTILEREQUEST']._serialized_end=1711
+  _globals['_CATALOGUE']._serialized_start=1714
+  _globals['_CATALOGUE']._serialized_end=2502
 # @@protoc_insertion_point(module_scope)

@@ -77,6 +77,24 @@ class ListAoisResponse(_message.Message):
     aois: _containers.RepeatedCompositeFieldContainer[_types_pb2.Aoi]
     def __init__(self, aois: _Optional[_Iterable[_Union[_types_pb2.Aoi, _Mapping]]] = ...) -> None: ...
 
+class WaitAoiStatusRequest(_message.Message):
+    __slots__ = ("aoi", "known", "wait")
+    AOI_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    aoi: str
+    known: _types_pb2.Status
+    wait: _duration_pb2.Duration
+    def __init__(self, aoi: _Optional[str] = ..., known: _Optional[_Union[_types_pb2.Status, str]] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WaitAoiStatusResponse(_message.Message):
+    __slots__ = ("status", "changed")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    status: _types_pb2.Status
+    changed: bool
+    def __init__(self, status: _Optional[_Union[_types_pb2.Status, str]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
 class GetAoiReportRequest(_message.Message):
     __slots__ = ("aoi",)
     AOI_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class CatalogueStub:
                 request_serializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisRequest.SerializeToString,
                 response_deserializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisResponse.FromString,
                 _registered_method=True)
+        self.WaitAoiStatus = channel.unary_unary(
+                '/ingester.v1.Catalogue/WaitAoiStatus',
+                request_serializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusResponse.FromString,
+                _registered_method=True)
         self.GetAoiReport = channel.unary_unary(
                 '/ingester.v1.Catalogue/GetAoiReport',
                 request_serializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.GetAoiReportRequest.SerializeToString,
@@ -111,6 +116,14 @@ class CatalogueServicer:
 
     def ListAois(self, request, context):
         """Lists the AOIs whose id matches a pattern (`*` and `?` wildcards; empty = all), ordered by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WaitAoiStatus(self, request, context):
+        """Long-poll on an AOI's status: answers as soon as the status differs from `known` (at once when it
+        already does), or when `wait` ends. Lets a client follow an ingestion without polling.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -173,6 +186,11 @@ def add_CatalogueServicer_to_server(servicer, server):
                     servicer.ListAois,
                     request_deserializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisRequest.FromString,
                     response_serializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisResponse.SerializeToString,
+            ),
+            'WaitAoiStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.WaitAoiStatus,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusResponse.SerializeToString,
             ),
             'GetAoiReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAoiReport,
@@ -308,6 +326,33 @@ class Catalogue:
             '/ingester.v1.Catalogue/ListAois',
             protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisRequest.SerializeToString,
             protos_dot_ingester_dot_v1_dot_catalogue__pb2.ListAoisResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitAoiStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Catalogue/WaitAoiStatus',
+            protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_catalogue__pb2.WaitAoiStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

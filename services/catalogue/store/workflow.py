@@ -12,6 +12,7 @@ from services.catalogue.store import codec
 from services.domain import models
 
 Conn = AsyncConnection[Any]
+AOI_CHANNEL = "geocube_aoi"
 
 
 def aoi_condition(aoi: str, column: str = "s.aoi_id") -> tuple[str, list[Any]]:
@@ -224,7 +225,16 @@ async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> No
                 (aoi,),
             )
             status = _highest({row[0] for row in await cur.fetchall()})
-    await conn.execute("UPDATE aoi SET status = %s WHERE id = %s AND status <> %s", (status, aoi, status))
+    cur = await conn.execute("UPDATE aoi SET status = %s WHERE id = %s AND status <> %s", (status, aoi, status))
+    if cur.rowcount:
+        # Delivered at commit to every catalogue replica: wakes WaitAoiStatus long-polls.
+        await conn.execute("SELECT pg_notify(%s, %s)", (AOI_CHANNEL, aoi))
+
+
+async def get_aoi_status(conn: Conn, aoi: str) -> str | None:
+    cur = await conn.execute("SELECT status FROM aoi WHERE id = %s", (aoi,))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def status_counts(conn: Conn, aoi: str) -> tuple[dict[str, int], dict[str, int]]:

@@ -26,22 +26,31 @@ logger = logging.getLogger(__name__)
 
 
 class TaskNotifier:
-    """Listens on the task channel; `event(kind)` is set when a task of that kind may be ready."""
+    """Listens on the task and AOI channels. `event(kind)` / `aoi_event(aoi)` return an event set at the
+    next notification for that kind / AOI: take it *before* checking the state, then wait on it, and no
+    wake-up can be missed."""
 
     def __init__(self, dsn: str):
         self._dsn = dsn
-        self._events = {kind: asyncio.Event() for kind in models.TaskKind}
+        self._events: dict[object, asyncio.Event] = {}
         self._runner: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
     def event(self, kind: models.TaskKind) -> asyncio.Event:
-        return self._events[kind]
+        return self._events.setdefault(kind, asyncio.Event())
 
-    def wake(self, kind: models.TaskKind) -> None:
-        # Swap in a fresh event: whoever holds the old one is woken, later waiters wait for the next.
-        old = self._events[kind]
-        self._events[kind] = asyncio.Event()
-        old.set()
+    def aoi_event(self, aoi: str) -> asyncio.Event:
+        return self._events.setdefault(("aoi", aoi), asyncio.Event())
+
+    def _wake(self, key: object) -> None:
+        event = self._events.pop(key, None)
+        if event is not None:
+            event.set()
+
+    def _wake_all(self) -> None:
+        events, self._events = self._events, {}
+        for event in events.values():
+            event.set()
 
     async def start(self) -> None:
         self._runner = asyncio.create_task(self._run(), name="task-notifier")
@@ -58,16 +67,16 @@ class TaskNotifier:
             try:
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {tasks.CHANNEL}")
+                    await conn.execute(f"LISTEN {workflow.AOI_CHANNEL}")
                     self._ready.set()
                     delay = 0.1
                     # Anything committed while we were not listening: wake every waiter once.
-                    for kind in models.TaskKind:
-                        self.wake(kind)
+                    self._wake_all()
                     async for note in conn.notifies():
-                        try:
-                            self.wake(models.TaskKind(note.payload))
-                        except ValueError:
-                            logger.warning("unknown task notification %r", note.payload)
+                        if note.channel == workflow.AOI_CHANNEL:
+                            self._wake(("aoi", note.payload))
+                        elif note.payload in models.TaskKind._value2member_map_:
+                            self._wake(models.TaskKind(note.payload))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # database restart: reconnect with a capped back-off
