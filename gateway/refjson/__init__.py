@@ -8,6 +8,7 @@ from gateway.refjson.payload import decode_area
 from gateway.refjson.scenes import decode_scenes, encode_scene_collection
 from gateway.refjson.views import (
     aoi_report,
+    encode_aoi_status,
     encode_aois,
     encode_id,
     encode_scene,
@@ -20,6 +21,7 @@ __all__ = [
     "aoi_report",
     "decode_area",
     "decode_scenes",
+    "encode_aoi_status",
     "encode_aois",
     "encode_id",
     "encode_scene",

@@ -59,6 +59,23 @@ async def aoi(call: Call) -> Response:
     return responses.text(refjson.aoi_report(report))
 
 
+async def aoi_status(call: Call) -> Response:
+    """Our extension: `GET /aoi/{aoi}/status?known=PENDING&wait=30` long-polls the AOI status and answers
+    `{"ID","status","changed"}` as soon as it differs from `known` (at once without `known`)."""
+    known_name = call.request.query_params.get("known", "")
+    if known_name and known_name not in STATUS_BY_NAME:
+        raise GatewayError(400, f"known: unknown status {known_name!r} (NEW, PENDING, DONE, RETRY or FAILED)")
+    raw_wait = call.request.query_params.get("wait", "0")
+    try:
+        wait = min(max(float(raw_wait), 0.0), 60.0)
+    except ValueError:
+        raise GatewayError(400, f"wait: expected seconds, got {raw_wait!r}") from None
+    request = catalogue_pb2.WaitAoiStatusRequest(aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, 0))
+    request.wait.FromNanoseconds(int(wait * 1e9))
+    answer = await call.rpc(call.gateway.client.catalogue.WaitAoiStatus, request, slow=True)
+    return responses.text(refjson.encode_aoi_status(call.params["aoi"], answer.status, answer.changed))
+
+
 async def aoi_scenes(call: Call) -> Response:
     status_name = call.params.get("status")
     status = types_pb2.STATUS_UNSPECIFIED
@@ -97,6 +114,7 @@ def routes(gateway: Gateway) -> list[GoRoute]:
         GoRoute("/", {"GET": health}, gateway, public=True),
         GoRoute("/aoi/", {"GET": all_aois}, gateway),
         GoRoute("/aoi/{aoi}", {"GET": aoi}, gateway),
+        GoRoute("/aoi/{aoi}/status", {"GET": aoi_status}, gateway),
         GoRoute("/aoi/{aoi}/scenes", {"GET": aoi_scenes}, gateway),
         GoRoute("/aoi/{aoi}/scenes/{status}", {"GET": aoi_scenes}, gateway),
         GoRoute("/scene/{scene}", {"GET": scene}, gateway),

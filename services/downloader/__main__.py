@@ -2,7 +2,12 @@
 
 from services.downloader.settings import DownloaderSettings
 from services.downloader.worker import start
-from services.worker.cli import main
+from services.worker import cli
+
+
+def main() -> None:
+    cli.main("downloader", DownloaderSettings, start)
+
 
 if __name__ == "__main__":
-    main("downloader", DownloaderSettings, start)
+    main()

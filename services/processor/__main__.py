@@ -2,7 +2,12 @@
 
 from services.processor.settings import ProcessorSettings
 from services.processor.worker import start
-from services.worker.cli import main
+from services.worker import cli
+
+
+def main() -> None:
+    cli.main("processor", ProcessorSettings, start)
+
 
 if __name__ == "__main__":
-    main("processor", ProcessorSettings, start)
+    main()

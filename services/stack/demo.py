@@ -22,7 +22,8 @@ from services.stack.local import Stack, StackConfig, start_stack
 
 PAYLOAD = pathlib.Path(__file__).with_name("demo_payload.json")
 BANDS = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12"]
-_REFRESH = 0.5  # seconds between two progress lines: a display rate, nothing waits on it
+_REFRESH = 1.0  # seconds: progress display refresh while the AOI status does not change
+_FINAL = ("DONE", "FAILED", "RETRY")
 
 
 def say(text: str) -> None:
@@ -33,12 +34,12 @@ async def register_layers(client: httpx.AsyncClient, layers: dict[str, Any]) -> 
     """Creates the variables and instances the payload names; existing ones are kept (409)."""
     for layer in layers.values():
         answer = await client.post("/registry/variables", json={"name": layer["variable"], "dtype": "uint16"})
-        if answer.status_code not in (200, 409):
+        if answer.status_code not in (200, 201, 409):
             raise RuntimeError(f"creating variable {layer['variable']}: {answer.status_code} {answer.text}")
         answer = await client.post(
             f"/registry/variables/{layer['variable']}/instances", json={"name": layer["instance"]}
         )
-        if answer.status_code not in (200, 409):
+        if answer.status_code not in (200, 201, 409):
             raise RuntimeError(f"creating instance {layer['instance']}: {answer.status_code} {answer.text}")
 
 
@@ -47,8 +48,8 @@ def _report_counts(text: str) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     section = ""
     for line in text.splitlines():
-        if line.endswith(":") and not line.startswith(" "):
-            section = line[:-1]
+        if line and not line.startswith(" "):
+            section = line.rstrip(":")
             counts[section] = {}
         elif section in ("Scenes", "Tiles") and ":" in line:
             key, value = line.split(":", 1)
@@ -56,31 +57,26 @@ def _report_counts(text: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-async def wait_until_finished(
-    client: httpx.AsyncClient, aoi: str, timeout: float
-) -> dict[str, dict[str, int]]:
+async def wait_until_finished(client: httpx.AsyncClient, aoi: str, timeout: float) -> dict[str, dict[str, int]]:
+    """Follows the AOI with the status long-poll; prints the report's counts whenever they change."""
     deadline = time.monotonic() + timeout
-    last = None
+    last, status = None, ""
     while True:
-        answer = await client.get(f"/aoi/{aoi}")
-        answer.raise_for_status()
-        counts = _report_counts(answer.text)
+        counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         scenes, tiles = counts["Scenes"], counts["Tiles"]
-        line = (
-            f"  scenes {scenes['done']}/{scenes['total']} done ({scenes['pending']} pending, {scenes['failed']} failed)"
-            f" | tiles {tiles['done']}/{tiles['total']} done ({tiles['pending']} pending, {tiles['new']} waiting,"
-            f" {tiles['failed']} failed)"
-        )
+        line = (f"  scenes {scenes['done']}/{scenes['total']} done ({scenes['pending']} pending, {scenes['failed']} failed)"
+                f" | tiles {tiles['done']}/{tiles['total']} done ({tiles['pending']} pending, {tiles['new']} waiting,"
+                f" {tiles['failed']} failed)")
         if line != last:
             say(line)
             last = line
-        finished_scenes = scenes["done"] + scenes["failed"] == scenes["total"]
-        finished_tiles = tiles["done"] + tiles["failed"] + tiles["retry"] == tiles["total"]
-        if finished_scenes and finished_tiles and scenes["retry"] == 0:
+        if status in _FINAL:
             return counts
         if time.monotonic() > deadline:
             raise TimeoutError(f"ingestion not finished after {timeout:.0f} s")
-        await asyncio.sleep(_REFRESH)
+        # Answers when the AOI status changes, or after _REFRESH seconds to refresh the counts above.
+        answer = await client.get(f"/aoi/{aoi}/status", params={"known": status, "wait": _REFRESH})
+        status = answer.raise_for_status().json()["status"]
 
 
 async def post_payload(client: httpx.AsyncClient, workdir: pathlib.Path, payload: bytes) -> str:

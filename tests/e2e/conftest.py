@@ -33,7 +33,8 @@ class Service:
             [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -58,6 +59,13 @@ class Service:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(timeout=10)
+        self._close()
+
+    def _close(self) -> None:
+        # The reader ends at EOF once the process is gone; then the pipe can be closed.
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -67,6 +75,7 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        self._close()
 
 
 @pytest.fixture

@@ -22,15 +22,16 @@ def _report(client: httpx.Client, aoi: str) -> str:
     return answer.text
 
 
-def _wait_done(client: httpx.Client, aoi: str, n_tiles: int, timeout: float = 120) -> str:
-    # The gateway has no push API yet; the report is read until the condition holds, with a deadline.
+def _wait_final(client: httpx.Client, aoi: str, timeout: float = 120) -> str:
+    """Follows the AOI status with the gateway's long-poll until it is final (no sleep-polling)."""
     deadline = time.monotonic() + timeout
-    while True:
-        text = _report(client, aoi)
-        if f"done:    {n_tiles}\n  retry:   0\n  failed:  0\n  Total:   {n_tiles}\n\nRoot" in text:
-            return text
-        assert time.monotonic() < deadline, text
-        time.sleep(0.2)
+    known = ""
+    while known not in ("DONE", "FAILED", "RETRY"):
+        assert time.monotonic() < deadline, f"AOI {aoi} still {known} after {timeout} s"
+        answer = client.get(f"/aoi/{aoi}/status", params={"known": known, "wait": 30})
+        assert answer.status_code == 200, answer.text
+        known = answer.json()["status"]
+    return known
 
 
 @pytest.mark.e2e
@@ -61,9 +62,9 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
     with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", headers=headers, timeout=60) as client:
         assert client.get("/catalog/scenes", headers={"Authorization": ""}).status_code == 403
         for layer in json.loads(payload)["layers"].values():
-            assert client.post("/registry/variables", json={"name": layer["variable"], "dtype": "uint16"}).status_code == 200
+            assert client.post("/registry/variables", json={"name": layer["variable"], "dtype": "uint16"}).status_code == 201
             assert client.post(f"/registry/variables/{layer['variable']}/instances",
-                               json={"name": layer["instance"]}).status_code == 200
+                               json={"name": layer["instance"]}).status_code == 201
         # curl -F "area=@DenmarkDemoS2.json" …/catalog/scenes > scenes.json
         scenes = client.post("/catalog/scenes", files={"area": ("DenmarkDemoS2.json", payload)})
         assert scenes.status_code == 200, scenes.text
@@ -73,10 +74,14 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
         answer = client.post("/catalog/aoi", files={"area": ("a.json", payload), "scenes": ("scenes.json", scenes.content)})
         assert answer.status_code == 200, answer.text
         assert answer.text.startswith(f"Ingestion of {len(ids)} scenes and {len(ids)} tiles in progress (")
-        report = _wait_done(client, "DenmarkDemoS2", len(ids))
+        assert _wait_final(client, "DenmarkDemoS2") == "DONE"
+        report = _report(client, "DenmarkDemoS2")
         assert report.startswith("Scenes:\n  new:     0\n  pending: 0\n  done:    3\n")
+        assert "Tiles:\n  new:     0\n  pending: 0\n  done:    3\n  retry:   0\n  failed:  0\n  Total:   3\n" in report
         datasets = client.get("/registry/datasets").json()
     for source_id in ids:
-        assert (storage / "DenmarkDemoS2" / source_id / "tiles" / source_id / f"{source_id}.zip").is_file()
+        tile_dir = storage / "DenmarkDemoS2" / source_id / "tiles" / source_id
+        assert len(list(tile_dir.glob("*_B??.jp2"))) == 12
+        assert not (tile_dir / f"{source_id}.zip").exists()  # the product is deleted once indexed
     # The fixture's tile graph (library/graph/ExtractS2Bands.json) indexes 12 bands per scene.
     assert len(datasets) == 12 * len(ids)

@@ -356,6 +356,22 @@ async def test_missing_area(
 
 
 @pytest.mark.parametrize(
+    "content_type, reason",
+    [
+        ("multipart/form-data", "Missing boundary"),
+        ("multipart/form-data; boundary=zz", "Invalid multipart data"),
+    ],
+)
+async def test_invalid_multipart_body(
+    client: httpx.AsyncClient, calls: list[Recorded], content_type: str, reason: str
+) -> None:
+    answer = await client.post("/catalog/scenes", content=b"garbage", headers={"Content-Type": content_type})
+    assert answer.status_code == 400
+    assert answer.text.startswith("loadArea: invalid multipart body: ") and reason in answer.text
+    assert not calls
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [
         {"files": {"area": ("area.json", b'{"type": "Feature",')}},
