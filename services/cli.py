@@ -136,6 +136,8 @@ async def _up(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # gRPC logs an informational line whenever a subprocess is forked (pg_ctl, graph steps): noise here.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if args.command in ("demo", "up"):
         logs.configure(args.log_level)
         if args.command == "demo":
