@@ -10,7 +10,7 @@ import asyncio
 import os
 import pathlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest

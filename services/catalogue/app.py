@@ -11,8 +11,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, registry_pb2, registry_pb2_grpc, tasks_pb2
-from protos.ingester.v1 import tasks_pb2_grpc
+from protos.ingester.v1 import (
+    catalogue_pb2,
+    catalogue_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    tasks_pb2,
+    tasks_pb2_grpc,
+)
 from services.catalogue import migrations
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer

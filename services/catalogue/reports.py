@@ -26,7 +26,7 @@ async def aoi_report(conn: Any, aoi: str) -> catalogue_pb2.GetAoiReportResponse:
     roots, first, last = await workflow.root_leaf_summary(conn, aoi)
     out = catalogue_pb2.GetAoiReportResponse(scenes=_counts(scenes), tiles=_counts(tiles), root_tiles=roots)
     # The reference starts `From` at now and `To` at the zero time, so an empty AOI shows those.
-    getattr(out, "from").FromDatetime(first or dt.datetime.now(dt.timezone.utc))  # `from` is a keyword
+    getattr(out, "from").FromDatetime(first or dt.datetime.now(dt.UTC))  # `from` is a keyword
     if last is not None and last != models.ZERO_TIME:
         out.to.FromDatetime(last)
     return out

@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
 
 class Status(str, enum.Enum):

@@ -36,13 +36,13 @@ def time_to_proto(value: dt.datetime, out: timestamp_pb2.Timestamp) -> None:
     if value == models.ZERO_TIME:
         out.Clear()
         return
-    out.FromDatetime(value.astimezone(dt.timezone.utc))
+    out.FromDatetime(value.astimezone(dt.UTC))
 
 
 def time_from_proto(msg: Any, field: str) -> dt.datetime:
     if not msg.HasField(field):
         return models.ZERO_TIME
-    return getattr(msg, field).ToDatetime(tzinfo=dt.timezone.utc)
+    return getattr(msg, field).ToDatetime(tzinfo=dt.UTC)
 
 
 def scene_attrs_to_proto(attrs: models.SceneAttrs, out: types_pb2.SceneAttrs) -> None:

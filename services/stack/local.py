@@ -88,9 +88,9 @@ async def start_stack(config: StackConfig) -> Stack:
             CatalogueSettings(database_dsn=dsn, address=config.catalogue_address, archive_path=str(archive))
         )
         stoppers.append(catalogue.stop)
-        common = dict(
-            catalogue_address=catalogue.target, storage_uri=str(storage), concurrency=config.concurrency
-        )
+        common = {
+            "catalogue_address": catalogue.target, "storage_uri": str(storage), "concurrency": config.concurrency
+        }
         down = await downloader.start(
             DownloaderSettings(
                 address="127.0.0.1:0",

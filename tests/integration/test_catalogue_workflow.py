@@ -35,7 +35,7 @@ def _area(name: str = "Denmark", **extra: object) -> types_pb2.Area:
 def _tiled_scenes(area: types_pb2.Area) -> list[types_pb2.CatalogScene]:
     scenes = []
     for i, source_id in enumerate(IDS):
-        date = dt.datetime(2022, 1, 4 + 5 * i, 10, 34, 21, tzinfo=dt.timezone.utc)
+        date = dt.datetime(2022, 1, 4 + 5 * i, 10, 34, 21, tzinfo=dt.UTC)
         scene = models.CatalogScene(
             source_id=source_id, aoi=area.name, tags={"source": "test"}, wkt=AREA_WKT,
             data=models.SceneAttrs(date=date, graph_name="CopyProductToStorage", graph_config={},

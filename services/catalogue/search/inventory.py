@@ -108,7 +108,7 @@ class SceneInventory:
                 break
             except InvalidArgument:
                 raise
-            except Exception as exc:  # a source down: try the next one, report them all if none answers
+            except Exception as exc:  # noqa: BLE001 — a source down: try the next one, report them all if none answers
                 logger.warning("scene source %s failed: %s", type(source).__name__, exc)
                 failures.append(f"{type(source).__name__}: {exc}")
         else:

@@ -11,7 +11,7 @@ from services.domain import models
 
 def format_time(value: dt.datetime) -> str:
     """RFC 3339 in UTC with the fraction's trailing zeros stripped, as Go prints times."""
-    value = value.astimezone(dt.timezone.utc)
+    value = value.astimezone(dt.UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += ("." + f"{value.microsecond:06d}").rstrip("0")
@@ -21,8 +21,8 @@ def format_time(value: dt.datetime) -> str:
 def parse_time(text: str | None) -> dt.datetime:
     if not text:
         return models.ZERO_TIME
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def scene_data_to_json(data: models.SceneAttrs) -> dict[str, Any]:

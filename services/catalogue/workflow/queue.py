@@ -79,7 +79,7 @@ class TaskNotifier:
                             self._wake(models.TaskKind(note.payload))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # database restart: reconnect with a capped back-off
+            except Exception as exc:  # noqa: BLE001 — database restart: reconnect with a capped back-off
                 logger.warning("task notifier lost its connection (%s); reconnecting", exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -115,7 +115,7 @@ class TaskQueue:
             if remaining <= 0:
                 return None
             if next_expiry is not None:
-                until_expiry = (next_expiry - dt.datetime.now(dt.timezone.utc)).total_seconds()
+                until_expiry = (next_expiry - dt.datetime.now(dt.UTC)).total_seconds()
                 remaining = min(remaining, max(until_expiry, 0.0) + 0.01)
             try:
                 await asyncio.wait_for(event.wait(), timeout=remaining)

@@ -1,0 +1,219 @@
+"""Ingestion benchmark: POST /catalog/aoi → every tile DONE, over HTTP, on the whole local stack.
+
+For each archive size N: build N demo Sentinel-2 products (tiny bands: the benchmark measures the
+pipeline's overhead, not raster I/O), start catalogue, downloader, processor and gateway, post the demo
+area with `CopyProductToStorage` + `Pass` and no layers, and follow the AOI status with the long-poll
+until it is final. Each (N, concurrency) is run `--repeat` times on a fresh database; median and minimum
+are printed as a markdown table on stdout (progress goes to stderr).
+
+Split of one run, all measured from just before the POST:
+  post      the POST's answer: archive search, tiling and the ingestion transaction;
+  download  the newest file in the AOI's storage folder (products are stored just before their
+            download task is reported): roughly when the last scene was downloaded;
+  done      the AOI status turned DONE: the last tile was processed.
+
+    .venv/bin/python -m benchmarks.ingest --scenes 100 1000 [--concurrency 2 4 8] [--database-dsn DSN]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from services.demo.archive import build_demo_archive
+from services.runtime import logs
+from services.stack.demo import PAYLOAD, _report_counts
+from services.stack.local import StackConfig, start_stack
+
+_FINAL = ("DONE", "FAILED", "RETRY")
+_POLL_WAIT = 60.0  # seconds: the long-poll's maximum; it answers as soon as the status changes
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    scenes: int
+    concurrency: int
+    post: float  # seconds, see the module docstring
+    download: float
+    done: float
+
+
+def payload(name: str) -> bytes:
+    """The demo payload reduced to the pipeline's plumbing: copy the product, pass the tile, index nothing."""
+    area = json.loads(PAYLOAD.read_text())
+    area.update(name=name, scene_graph_name="CopyProductToStorage", tile_graph_name="Pass", layers={})
+    return json.dumps(area).encode()
+
+
+@contextlib.contextmanager
+def fresh_database(dsn: str) -> Iterator[str]:
+    """A new database on the given server for one run (so runs do not see each other's rows); "" keeps
+    the embedded default, which is fresh anyway since every run has its own working directory."""
+    if not dsn:
+        yield ""
+        return
+    name = f"geocube_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo(dsn, dbname=name)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def newest_mtime(folder: pathlib.Path) -> float:
+    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=float("nan"))
+
+
+async def follow(client: httpx.AsyncClient, aoi: str, timeout: float) -> str:
+    """The AOI's final status, followed with the status long-poll (no sleep-polling)."""
+    deadline = time.monotonic() + timeout
+    status = ""
+    while status not in _FINAL:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{aoi}: still {status} after {timeout:.0f} s")
+        answer = await client.get(f"/aoi/{aoi}/status", params={"known": status, "wait": _POLL_WAIT})
+        status = answer.raise_for_status().json()["status"]
+    return status
+
+
+async def run_once(
+    archive: pathlib.Path, workdir: pathlib.Path, scenes: int, concurrency: int, dsn: str, timeout: float
+) -> Sample:
+    config = StackConfig(
+        workdir=workdir,
+        database_dsn=dsn,
+        archive_path=str(archive),
+        http_address="127.0.0.1:0",
+        catalogue_address="127.0.0.1:0",
+        concurrency=concurrency,
+    )
+    stack = await start_stack(config)
+    try:
+        aoi = f"bench-{scenes}-{uuid.uuid4().hex[:8]}"
+        area = ("payload.json", payload(aoi), "application/json")
+        headers = {"Authorization": f"Bearer {stack.token}"}
+        async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
+            wall_start = time.time()  # wall clock: compared with file modification times below
+            started = time.perf_counter()
+            answer = await client.post("/catalog/aoi", files={"area": area})
+            post = time.perf_counter() - started
+            if answer.status_code != 200:
+                raise RuntimeError(f"/catalog/aoi: {answer.status_code} {answer.text}")
+            say(f"    {answer.text.strip()}")
+            status = await follow(client, aoi, timeout)
+            done = time.perf_counter() - started
+            counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+        tiles = counts["Tiles"]
+        # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
+        if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:
+            raise RuntimeError(f"{aoi} ended {status}: {counts}")
+        download = await asyncio.to_thread(newest_mtime, stack.storage_path / aoi) - wall_start
+        return Sample(scenes, concurrency, post, download, done)
+    finally:
+        await stack.stop()
+
+
+def table(samples: Sequence[Sample]) -> str:
+    lines = [
+        "| scenes | concurrency | runs | wall median (s) | wall min (s) | scenes/s (median) "
+        "| POST answer (s) | last download (s) | last tile (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    groups: dict[tuple[int, int], list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault((sample.scenes, sample.concurrency), []).append(sample)
+    for (scenes, concurrency), runs in groups.items():
+        wall = statistics.median(s.done for s in runs)
+
+        def med(field: str) -> str:
+            return f"{statistics.median(getattr(s, field) for s in runs):.2f}"
+
+        lines.append(
+            f"| {scenes} | {concurrency} | {len(runs)} | {wall:.2f} | {min(s.done for s in runs):.2f}"
+            f" | {scenes / wall:.0f} | {med('post')} | {med('download')} | {med('done')} |"
+        )
+    return "\n".join(lines)
+
+
+async def benchmark(args: argparse.Namespace, root: pathlib.Path) -> list[Sample]:
+    samples = []
+    for scenes in args.scenes:
+        archive = root / f"archive-{scenes}"
+        say(f"building {scenes} demo products (band size {args.band_size}) in {archive} ...")
+        clock = time.perf_counter()
+        await asyncio.to_thread(build_demo_archive, archive, scenes, args.band_size)
+        say(f"  built in {time.perf_counter() - clock:.1f} s")
+        for concurrency in args.concurrency:
+            for repeat in range(1, args.repeat + 1):
+                say(f"  {scenes} scenes, concurrency {concurrency}, run {repeat}/{args.repeat}")
+                workdir = root / f"run-{scenes}-{concurrency}-{repeat}"
+                with fresh_database(args.database_dsn) as dsn:
+                    sample = await run_once(archive, workdir, scenes, concurrency, dsn, args.timeout)
+                say(
+                    f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
+                    f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s)"
+                )
+                samples.append(sample)
+    return samples
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.ingest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenes", type=int, nargs="+", default=[100, 1000], help="archive sizes (default: 100 1000)")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[4], help="tasks each worker runs at once; several values are compared (default: 4)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size and concurrency (default: 3)")
+    parser.add_argument("--band-size", type=int, default=16, help="band width/height in pixels (default: 16)")
+    parser.add_argument(
+        "--database-dsn",
+        default=os.environ.get("GEOCUBE_CATALOGUE_DATABASE_DSN", ""),
+        help="PostgreSQL server to use (a fresh database is created per run); empty: the embedded one",
+    )
+    parser.add_argument("--workdir", type=pathlib.Path, help="keep archives and run folders here (default: a temporary folder)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per run (default: 600)")
+    parser.add_argument("--log-level", default="WARNING", help="services' log level (default: WARNING)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    with contextlib.ExitStack() as cleanup:
+        root = args.workdir or pathlib.Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        try:
+            samples = asyncio.run(benchmark(args, root))
+        except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+            say(f"benchmark failed: {exc}")
+            return 1
+    print(table(samples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
