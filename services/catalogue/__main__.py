@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+
+import psycopg
 
 from services.catalogue import app
 from services.catalogue.settings import PREFIX, CatalogueSettings
 from services.runtime import logs, server, settings
+from services.runtime.errors import IngesterError
 
 
 async def _main() -> None:
@@ -18,7 +22,14 @@ async def _main() -> None:
 
 
 def main() -> None:
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except IngesterError as exc:  # a bad setting: one line naming it, no traceback
+        print(f"catalogue: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except psycopg.OperationalError as exc:
+        print(f"catalogue: cannot reach PostgreSQL ({PREFIX}DATABASE_DSN): {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
