@@ -18,6 +18,8 @@ from protos.ingester.v1 import (
     registry_pb2_grpc,
     tasks_pb2,
     tasks_pb2_grpc,
+    workflow_pb2,
+    workflow_pb2_grpc,
 )
 from services.catalogue import migrations
 from services.catalogue.ingestion import Ingestion
@@ -29,6 +31,7 @@ from services.catalogue.servicer import CatalogueServicer
 from services.catalogue.settings import CatalogueSettings
 from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
+from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
 from services.runtime.errors import InvalidArgument
 from services.runtime.server import GrpcServer, start_server
@@ -39,6 +42,7 @@ SERVICE_NAMES = [
     catalogue_pb2.DESCRIPTOR.services_by_name["Catalogue"].full_name,
     tasks_pb2.DESCRIPTOR.services_by_name["Tasks"].full_name,
     registry_pb2.DESCRIPTOR.services_by_name["Registry"].full_name,
+    workflow_pb2.DESCRIPTOR.services_by_name["Workflow"].full_name,
 ]
 
 
@@ -99,6 +103,7 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
         tasks_pb2_grpc.add_TasksServicer_to_server(TasksServicer(queue), server)
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
+        workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
     server = await start_server(settings.address, [register], SERVICE_NAMES)
     logger.info("catalogue listening on port %s", server.port)

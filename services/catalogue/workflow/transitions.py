@@ -13,20 +13,26 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from services.catalogue.store import tasks, workflow
+from services.catalogue.store import graph, tasks, workflow
 from services.domain.models import Status
-from services.runtime.errors import FailedPrecondition
+from services.runtime.errors import FailedPrecondition, NotFound
 
 logger = logging.getLogger(__name__)
 Conn = AsyncConnection[Any]
 
 
-async def update_scene(conn: Conn, scene_id: int, requested: Status, message: str | None) -> bool:
+async def update_scene(conn: Conn, scene_id: int, requested: Status, message: str | None,
+                       must_exist: bool = False) -> bool:
     """Non-forced scene transition; False when the current status refuses it (nothing changes)."""
     scene = await workflow.get_scene(conn, scene_id, lock=True)
+    if scene is None and must_exist:
+        raise NotFound(f"scene {scene_id} not found")
     if scene is None or scene.status == requested:
         return False
     current = scene.status
+    if requested != Status.PENDING and current in (Status.PENDING, Status.RETRY):
+        # A manual DONE/FAILED/RETRY: a worker still holding the download must not report over it.
+        await graph.cancel_scene_task(conn, scene_id)
     if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
         await finish_scene(conn, scene_id)
     elif current == Status.PENDING and requested == Status.RETRY:
@@ -65,12 +71,17 @@ async def fail_scene(conn: Conn, scene_id: int, message: str | None) -> None:
         await fail_tile(conn, tile.id, None)
 
 
-async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str | None) -> bool:
+async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str | None,
+                      must_exist: bool = False) -> bool:
     """Non-forced tile transition; False when the current status refuses it."""
     tile = await workflow.get_tile(conn, tile_id, lock=True)
+    if tile is None and must_exist:
+        raise NotFound(f"tile {tile_id} not found")
     if tile is None or tile.status == requested:
         return False
     current = tile.status
+    if requested != Status.PENDING and current in (Status.PENDING, Status.RETRY):
+        await graph.cancel_tile_task(conn, tile_id)
     if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
         await finish_tile(conn, tile_id)
     elif current == Status.PENDING and requested == Status.RETRY:
@@ -130,3 +141,41 @@ async def fail_tile(conn: Conn, tile_id: int, message: str | None) -> None:
     if prev_done:
         for child_id in children:
             await tasks.queue_process(conn, await workflow.release_if_ready(conn, child_id))
+
+
+async def force_scene(conn: Conn, scene_id: int, requested: Status) -> None:
+    """Forced scene transition (spec §5.6): the action of the requested status from any status. A live
+    download task is cancelled unless the scene goes (back) to PENDING, so a worker still holding it
+    cannot report over the forced status."""
+    scene = await workflow.get_scene(conn, scene_id, lock=True)
+    if scene is None:
+        raise NotFound(f"scene {scene_id} not found")
+    if requested != Status.PENDING:
+        await graph.cancel_scene_task(conn, scene_id)
+    if requested == Status.DONE:
+        await finish_scene(conn, scene_id)
+    elif requested == Status.PENDING:
+        await retry_scene(conn, scene_id)
+    elif requested == Status.FAILED:
+        await fail_scene(conn, scene_id, None)
+    else:
+        await workflow.set_scene_status(conn, scene_id, requested)
+    await workflow.refresh_aoi_status(conn, scene.aoi, is_retry=requested == Status.RETRY)
+
+
+async def force_tile(conn: Conn, tile_id: int, requested: Status) -> None:
+    """Forced tile transition (spec §5.7); no scene-status check on PENDING, as the reference."""
+    tile = await workflow.get_tile(conn, tile_id, lock=True)
+    if tile is None:
+        raise NotFound(f"tile {tile_id} not found")
+    if requested != Status.PENDING:
+        await graph.cancel_tile_task(conn, tile_id)
+    if requested == Status.DONE:
+        await finish_tile(conn, tile_id)
+    elif requested == Status.PENDING:
+        await retry_tile(conn, tile_id)
+    elif requested == Status.FAILED:
+        await fail_tile(conn, tile_id, None)
+    else:
+        await workflow.set_tile_status(conn, tile_id, requested)
+    await workflow.refresh_aoi_status(conn, tile.scene.aoi, is_retry=requested == Status.RETRY)
