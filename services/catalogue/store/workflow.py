@@ -161,16 +161,6 @@ async def release_scene_tiles(conn: Conn, scene_id: int) -> list[int]:
     return [row[0] for row in await cur.fetchall()]
 
 
-async def release_children(conn: Conn, tile_id: int) -> list[int]:
-    """NEW tiles waiting on `tile_id` whose scene is downloaded -> PENDING."""
-    cur = await conn.execute(
-        "UPDATE tile t SET status = 'PENDING' FROM scene s WHERE t.prev = %s AND t.status = 'NEW'"
-        " AND s.id = t.scene_id AND s.status = 'DONE' RETURNING t.id",
-        (tile_id,),
-    )
-    return [row[0] for row in await cur.fetchall()]
-
-
 async def release_if_ready(conn: Conn, tile_id: int) -> list[int]:
     """A NEW tile whose scene is downloaded -> PENDING (used when a failure heals the chain)."""
     cur = await conn.execute(
@@ -201,34 +191,16 @@ async def aoi_of_scene(conn: Conn, scene_id: int) -> str:
     return row[0] if row else ""
 
 
-_PRIORITY = ["RETRY", "PENDING", "NEW", "DONE", "FAILED"]
-
-
-def _highest(statuses: set[str]) -> str:
-    for status in _PRIORITY:
-        if status in statuses:
-            return status
-    return "NEW"
-
-
 async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> None:
-    """Spec §5.8: RETRY > PENDING > NEW > DONE > FAILED over scenes, then over the tiles of DONE scenes."""
-    if is_retry:
-        status = "RETRY"
-    else:
-        cur = await conn.execute("SELECT DISTINCT status FROM scene WHERE aoi_id = %s", (aoi,))
-        status = _highest({row[0] for row in await cur.fetchall()})
-        if status == "DONE":
-            cur = await conn.execute(
-                "SELECT DISTINCT t.status FROM tile t JOIN scene s ON s.id = t.scene_id"
-                " WHERE s.aoi_id = %s AND s.status = 'DONE'",
-                (aoi,),
-            )
-            status = _highest({row[0] for row in await cur.fetchall()})
-    cur = await conn.execute("UPDATE aoi SET status = %s WHERE id = %s AND status <> %s", (status, aoi, status))
-    if cur.rowcount:
-        # Delivered at commit to every catalogue replica: wakes WaitAoiStatus long-polls.
-        await conn.execute("SELECT pg_notify(%s, %s)", (AOI_CHANNEL, aoi))
+    """Spec §5.8, in SQL (schema/0003_*.sql): written and notified on AOI_CHANNEL only when it changes."""
+    await conn.execute("SELECT geocube_refresh_aoi_status(%s, %s)", (aoi, is_retry))
+
+
+async def finish_tile(conn: Conn, tile_id: int, force: bool = False) -> bool | None:
+    """FinishTile in one round trip (schema/0003_*.sql); None for an unknown tile, False if refused."""
+    cur = await conn.execute("SELECT geocube_finish_tile(%s, %s)", (tile_id, force))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def get_aoi_status(conn: Conn, aoi: str) -> str | None:

@@ -69,6 +69,8 @@ class TaskNotifier:
                     await conn.execute(f"LISTEN {tasks.CHANNEL}")
                     await conn.execute(f"LISTEN {workflow.AOI_CHANNEL}")
                     self._ready.set()
+                    if delay > 0.1:  # only after a lost connection: operators see the recovery
+                        logger.info("task notifier listening again")
                     delay = 0.1
                     # Anything committed while we were not listening: wake every waiter once.
                     self._wake_all()

@@ -74,6 +74,12 @@ async def fail_scene(conn: Conn, scene_id: int, message: str | None) -> None:
 async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str | None,
                       must_exist: bool = False) -> bool:
     """Non-forced tile transition; False when the current status refuses it."""
+    if requested == Status.DONE:
+        # The common case (a worker's DONE) is one server-side function: see schema/0003_*.sql.
+        finished = await workflow.finish_tile(conn, tile_id)
+        if finished is None and must_exist:
+            raise NotFound(f"tile {tile_id} not found")
+        return bool(finished)
     tile = await workflow.get_tile(conn, tile_id, lock=True)
     if tile is None and must_exist:
         raise NotFound(f"tile {tile_id} not found")
@@ -82,9 +88,7 @@ async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str 
     current = tile.status
     if requested != Status.PENDING and current in (Status.PENDING, Status.RETRY):
         await graph.cancel_tile_task(conn, tile_id)
-    if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
-        await finish_tile(conn, tile_id)
-    elif current == Status.PENDING and requested == Status.RETRY:
+    if current == Status.PENDING and requested == Status.RETRY:
         if tile.retry_countdown > 0:
             await retry_tile(conn, tile_id)
         else:
@@ -101,10 +105,6 @@ async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str 
     await workflow.refresh_aoi_status(conn, tile.scene.aoi, is_retry=requested == Status.RETRY)
     return True
 
-
-async def finish_tile(conn: Conn, tile_id: int) -> None:
-    await workflow.set_tile_status(conn, tile_id, Status.DONE)
-    await tasks.queue_process(conn, await workflow.release_children(conn, tile_id))
 
 
 async def retry_tile(conn: Conn, tile_id: int) -> None:
@@ -171,7 +171,7 @@ async def force_tile(conn: Conn, tile_id: int, requested: Status) -> None:
     if requested != Status.PENDING:
         await graph.cancel_tile_task(conn, tile_id)
     if requested == Status.DONE:
-        await finish_tile(conn, tile_id)
+        await workflow.finish_tile(conn, tile_id, force=True)
     elif requested == Status.PENDING:
         await retry_tile(conn, tile_id)
     elif requested == Status.FAILED:
