@@ -20,8 +20,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, rpc
-from gateway.routes import catalog, monitoring, registry
-from gateway.routing import Gateway, not_found
+from gateway.routes import catalog, control, monitoring, registry
+from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,14 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
         await gateway.client.close()
 
     app = Starlette(
-        routes=[*monitoring.routes(gateway), *catalog.routes(gateway), *registry.routes(gateway)],
+        routes=merge(
+            [
+                *monitoring.routes(gateway),
+                *control.routes(gateway),
+                *catalog.routes(gateway),
+                *registry.routes(gateway),
+            ]
+        ),
         middleware=[
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
+import grpc
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
@@ -54,14 +55,13 @@ class Call:
         message: Any,
         *,
         slow: bool = False,
-        not_found_body: str | None = None,
+        empty: Collection[grpc.StatusCode] = (),
     ) -> T:
-        """Calls the catalogue; `slow` calls (search, tiling, ingestion) get the longer deadline."""
+        """Calls the catalogue; `slow` calls (search, tiling, ingestion) get the longer deadline; a gRPC
+        status in `empty` answers with an empty body (see `rpc.call`)."""
         settings = self.gateway.settings
         timeout = settings.catalogue_timeout_seconds if slow else settings.rpc_timeout_seconds
-        return await rpc.call(
-            method, message, timeout=timeout, request_id=self.request_id, not_found_body=not_found_body
-        )
+        return await rpc.call(method, message, timeout=timeout, request_id=self.request_id, empty=empty)
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -124,6 +124,21 @@ class GoRoute(BaseRoute):
                 extra={"request_id": call.request_id},
             )
             return responses.text(f"internal error (request id {call.request_id})", 500)
+
+
+def merge(routes: list[GoRoute]) -> list[GoRoute]:
+    """One route per path template, with the handlers of every route given for it (modules declare the
+    methods they own, e.g. GET and POST /aoi/{aoi}), so a method none has is a 405 for the path."""
+    merged: dict[str, GoRoute] = {}
+    for route in routes:
+        known = merged.get(route.path)
+        if known is None:
+            merged[route.path] = GoRoute(route.path, dict(route.handlers), route.gateway, public=route.public)
+            continue
+        if known.public != route.public or known.handlers.keys() & route.handlers.keys():
+            raise ValueError(f"conflicting routes for {route.path}")
+        known.handlers.update(route.handlers)
+    return list(merged.values())
 
 
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,4 +1,4 @@
-"""The gateway's gRPC client of the catalogue process (Catalogue and Registry services).
+"""The gateway's gRPC client of the catalogue process (Catalogue, Workflow and Registry services).
 
 Every call carries a deadline and the request id (metadata `x-request-id`); a gRPC error becomes a
 GatewayError through the one error table (body = the status details).
@@ -7,13 +7,13 @@ GatewayError through the one error table (body = the status details).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 import grpc
 
 from gateway.errors import GatewayError
-from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc
+from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, workflow_pb2_grpc
 from services.runtime.errors import http_status
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class CatalogueClient:
         self._owns_channel = channel is None
         self._catalogue: catalogue_pb2_grpc.CatalogueStub | None = None
         self._registry: registry_pb2_grpc.RegistryStub | None = None
+        self._workflow: workflow_pb2_grpc.WorkflowStub | None = None
 
     def _ensure(self) -> grpc.aio.Channel:
         if self._channel is None:
@@ -48,11 +49,17 @@ class CatalogueClient:
             self._registry = registry_pb2_grpc.RegistryStub(self._ensure())
         return self._registry
 
+    @property
+    def workflow(self) -> workflow_pb2_grpc.WorkflowStub:
+        if self._workflow is None:
+            self._workflow = workflow_pb2_grpc.WorkflowStub(self._ensure())
+        return self._workflow
+
     async def close(self) -> None:
         if self._owns_channel and self._channel is not None:
             await self._channel.close()
             self._channel = None
-            self._catalogue = self._registry = None
+            self._catalogue = self._registry = self._workflow = None
 
 
 async def call(
@@ -61,18 +68,16 @@ async def call(
     *,
     timeout: float,
     request_id: str,
-    not_found_body: str | None = None,
+    empty: Collection[grpc.StatusCode] = (),
 ) -> T:
-    """Runs one unary call. `not_found_body` replaces the body of a NOT_FOUND answer (the reference
-    answers an empty 404 for unknown scenes and tiles)."""
+    """Runs one unary call. A status in `empty` answers its HTTP status with an empty body (the
+    reference answers an empty 404 for unknown scenes and tiles, an empty 409 for an existing AOI)."""
     try:
         return await method(request, timeout=timeout, metadata=(("x-request-id", request_id),))
     except grpc.aio.AioRpcError as exc:
         code = exc.code()
         details = exc.details() or code.name
-        if code == grpc.StatusCode.NOT_FOUND and not_found_body is not None:
-            raise GatewayError(404, not_found_body) from None
         status = http_status(code)
         log = logger.warning if status >= 500 else logger.info
         log("catalogue answered %s: %s", code.name, details, extra={"request_id": request_id})
-        raise GatewayError(status, details) from None
+        raise GatewayError(status, "" if code in empty else details) from None

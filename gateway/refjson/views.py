@@ -57,6 +57,14 @@ def tile_view(tile: types_pb2.Tile) -> dict[str, Any]:
     }
 
 
+def graph_tile(tile: types_pb2.Tile, aoi: str) -> dict[str, Any]:
+    """A root or leaf tile: the common Tile (spec §1.9) with its scene, whose `aoi` is the requested
+    one (spec §5.3)."""
+    scene = common_scene(tile.scene)
+    scene["aoi"] = aoi
+    return {"id": tile.id, "source_id": tile.source_id, "scene": scene, "data": tile_attrs(tile.data)}
+
+
 def aoi_view(aoi: types_pb2.Aoi) -> dict[str, Any]:
     return {"ID": aoi.id, "status": status_name(aoi.status)}
 
@@ -75,6 +83,15 @@ def encode_tiles(tiles: Iterable[types_pb2.Tile]) -> str:
 
 def encode_tile(tile: types_pb2.Tile) -> str:
     return gojson.encoder_line(tile_view(tile))
+
+
+def encode_graph_tiles(tiles: Iterable[types_pb2.Tile], aoi: str) -> str:
+    return gojson.encoder_line([graph_tile(t, aoi) for t in tiles])
+
+
+def encode_retry_counts(scenes: int, tiles: int) -> str:
+    """The answer of `PUT /aoi/{aoi}/retry`: an anonymous Go struct, hence the capitalised keys."""
+    return gojson.encoder_line({"Scenes": scenes, "Tiles": tiles})
 
 
 def encode_aois(aois: Iterable[types_pb2.Aoi]) -> str:

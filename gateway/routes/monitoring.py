@@ -1,39 +1,19 @@
-"""Workflow monitoring reads (spec §4.3): `/`, `/aoi/…`, `/scene/…`, `/tile/…`."""
+"""Workflow monitoring reads (spec §4.3, §5.3, §5.10): `/`, `/aoi/…`, `/scene/…`, `/tile/…`."""
 
 from __future__ import annotations
 
-import re
-
+import grpc
 from starlette.responses import Response
 
 from gateway import refjson, responses
 from gateway.errors import GatewayError
 from gateway.refjson.views import STATUS_BY_NAME
+from gateway.routes.params import list_status, paging, path_id
 from gateway.routing import Call, Gateway, GoRoute
-from protos.ingester.v1 import catalogue_pb2, types_pb2
+from protos.ingester.v1 import catalogue_pb2, workflow_pb2
 
-_GO_INT = re.compile(r"[+-]?[0-9]+")
-_INT64 = 1 << 63
-_INT32 = 1 << 31
-
-
-def _path_id(call: Call, name: str) -> int:
-    """`{scene}` / `{tile}` as Go's strconv.Atoi reads them; 400 with an empty body otherwise."""
-    raw = call.params[name]
-    if not _GO_INT.fullmatch(raw) or not -_INT64 <= int(raw) < _INT64:
-        raise GatewayError(400)
-    return int(raw)
-
-
-def _paging(call: Call) -> tuple[int, int]:
-    """`page` (default 0) and `limit` (default -1, no limit); values that are not integers are ignored."""
-    values = {"page": 0, "limit": -1}
-    for name in values:
-        raw = call.request.query_params.get(name, "")
-        if _GO_INT.fullmatch(raw):
-            # Clamped to the contract's int32: a limit that large means "no limit" anyway.
-            values[name] = max(-_INT32, min(int(raw), _INT32 - 1))
-    return values["page"], values["limit"]
+# The reference answers an empty 404 for an unknown scene or tile.
+_EMPTY_NOT_FOUND = (grpc.StatusCode.NOT_FOUND,)
 
 
 async def health(call: Call) -> Response:
@@ -70,43 +50,70 @@ async def aoi_status(call: Call) -> Response:
         wait = min(max(float(raw_wait), 0.0), 60.0)
     except ValueError:
         raise GatewayError(400, f"wait: expected seconds, got {raw_wait!r}") from None
-    request = catalogue_pb2.WaitAoiStatusRequest(aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, 0))
+    request = catalogue_pb2.WaitAoiStatusRequest(
+        aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, 0)
+    )
     request.wait.FromNanoseconds(int(wait * 1e9))
     answer = await call.rpc(call.gateway.client.catalogue.WaitAoiStatus, request, slow=True)
     return responses.text(refjson.encode_aoi_status(call.params["aoi"], answer.status, answer.changed))
 
 
 async def aoi_scenes(call: Call) -> Response:
-    status_name = call.params.get("status")
-    status = types_pb2.STATUS_UNSPECIFIED
-    if status_name is not None:
-        # The reference compares the status verbatim with the stored uppercase names: anything else
-        # (including lowercase) matches no scene.
-        if status_name not in STATUS_BY_NAME:
-            return responses.text(refjson.encode_scenes([]))
-        status = STATUS_BY_NAME[status_name]
-    page, limit = _paging(call)
+    status = list_status(call)
+    if status is None:
+        return responses.text(refjson.encode_scenes([]))
+    page, limit = paging(call)
     request = catalogue_pb2.ListScenesRequest(aoi=call.params["aoi"], status=status, page=page, limit=limit)
     answer = await call.rpc(call.gateway.client.catalogue.ListScenes, request)
     return responses.text(refjson.encode_scenes(answer.scenes))
 
 
 async def scene(call: Call) -> Response:
-    request = catalogue_pb2.GetSceneRequest(id=_path_id(call, "scene"))
-    answer = await call.rpc(call.gateway.client.catalogue.GetScene, request, not_found_body="")
+    request = catalogue_pb2.GetSceneRequest(id=path_id(call, "scene"))
+    answer = await call.rpc(call.gateway.client.catalogue.GetScene, request, empty=_EMPTY_NOT_FOUND)
     return responses.text(refjson.encode_scene(answer))
 
 
 async def scene_tiles(call: Call) -> Response:
-    request = catalogue_pb2.ListSceneTilesRequest(scene_id=_path_id(call, "scene"))
+    request = catalogue_pb2.ListSceneTilesRequest(scene_id=path_id(call, "scene"))
     answer = await call.rpc(call.gateway.client.catalogue.ListSceneTiles, request)
     return responses.text(refjson.encode_tiles(answer.tiles))
 
 
 async def tile(call: Call) -> Response:
-    request = catalogue_pb2.GetTileRequest(id=_path_id(call, "tile"))
-    answer = await call.rpc(call.gateway.client.catalogue.GetTile, request, not_found_body="")
+    request = catalogue_pb2.GetTileRequest(id=path_id(call, "tile"))
+    answer = await call.rpc(call.gateway.client.catalogue.GetTile, request, empty=_EMPTY_NOT_FOUND)
     return responses.text(refjson.encode_tile(answer))
+
+
+async def aoi_tiles(call: Call) -> Response:
+    status = list_status(call)
+    if status is None:
+        return responses.text(refjson.encode_tiles([]))
+    page, limit = paging(call)
+    request = workflow_pb2.ListAoiTilesRequest(aoi=call.params["aoi"], status=status, page=page, limit=limit)
+    answer = await call.rpc(call.gateway.client.workflow.ListAoiTiles, request)
+    return responses.text(refjson.encode_tiles(answer.tiles))
+
+
+async def root_tiles(call: Call) -> Response:
+    aoi = call.params["aoi"]
+    request = workflow_pb2.ListGraphTilesRequest(aoi=aoi)
+    answer = await call.rpc(call.gateway.client.workflow.ListRootTiles, request)
+    return responses.text(refjson.encode_graph_tiles(answer.tiles, aoi))
+
+
+async def leaf_tiles(call: Call) -> Response:
+    aoi = call.params["aoi"]
+    request = workflow_pb2.ListGraphTilesRequest(aoi=aoi)
+    answer = await call.rpc(call.gateway.client.workflow.ListLeafTiles, request)
+    return responses.text(refjson.encode_graph_tiles(answer.tiles, aoi))
+
+
+async def aoi_dot(call: Call) -> Response:
+    request = workflow_pb2.GetAoiDotRequest(aoi=call.params["aoi"])
+    answer = await call.rpc(call.gateway.client.workflow.GetAoiDot, request)
+    return responses.text(answer.dot)
 
 
 def routes(gateway: Gateway) -> list[GoRoute]:
@@ -117,6 +124,10 @@ def routes(gateway: Gateway) -> list[GoRoute]:
         GoRoute("/aoi/{aoi}/status", {"GET": aoi_status}, gateway),
         GoRoute("/aoi/{aoi}/scenes", {"GET": aoi_scenes}, gateway),
         GoRoute("/aoi/{aoi}/scenes/{status}", {"GET": aoi_scenes}, gateway),
+        GoRoute("/aoi/{aoi}/tiles/{status}", {"GET": aoi_tiles}, gateway),
+        GoRoute("/aoi/{aoi}/roottiles", {"GET": root_tiles}, gateway),
+        GoRoute("/aoi/{aoi}/leaftiles", {"GET": leaf_tiles}, gateway),
+        GoRoute("/aoi/{aoi}/dot", {"GET": aoi_dot}, gateway),
         GoRoute("/scene/{scene}", {"GET": scene}, gateway),
         GoRoute("/scene/{scene}/tiles", {"GET": scene_tiles}, gateway),
         GoRoute("/tile/{tile}", {"GET": tile}, gateway),
