@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, tasks_pb2_grpc
+from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, tasks_pb2_grpc, workflow_pb2_grpc
 from services.catalogue import app
 from services.catalogue.app import CatalogueApp
 from services.catalogue.settings import CatalogueSettings
@@ -35,6 +35,7 @@ class Stubs:
         self.catalogue = catalogue_pb2_grpc.CatalogueStub(channel)
         self.tasks = tasks_pb2_grpc.TasksStub(channel)
         self.registry = registry_pb2_grpc.RegistryStub(channel)
+        self.workflow = workflow_pb2_grpc.WorkflowStub(channel)
 
 
 @pytest.fixture

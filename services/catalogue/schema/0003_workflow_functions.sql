@@ -48,6 +48,10 @@ DECLARE
     v_aoi text;
     v_released integer;
 BEGIN
+    -- The AOI row first: transitions of one AOI are serialised, always locking AOI -> rows (see
+    -- store/workflow.py lock_aoi), so a download and a previous tile finishing together both see the other.
+    PERFORM 1 FROM aoi a JOIN scene s ON s.aoi_id = a.id JOIN tile t ON t.scene_id = s.id
+    WHERE t.id = p_tile FOR NO KEY UPDATE OF a;
     SELECT t.status, s.aoi_id INTO v_status, v_aoi
     FROM tile t JOIN scene s ON s.id = t.scene_id WHERE t.id = p_tile FOR UPDATE OF t;
     IF NOT FOUND THEN

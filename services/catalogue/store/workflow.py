@@ -185,6 +185,34 @@ async def detach_tile(conn: Conn, tile_id: int) -> None:
     await conn.execute("UPDATE tile SET prev = NULL WHERE id = %s", (tile_id,))
 
 
+# Serialising the transitions of one AOI (the reference's process-wide mutex, here per AOI and across
+# catalogue replicas). Without it two concurrent transactions each miss the other's uncommitted change: a
+# scene download and the previous tile's DONE committing together both see "not ready yet" and the tile
+# stays NEW forever; two AOI status refreshes can each write a status computed from a stale view. Every
+# transition takes this lock first (before any task, scene or tile row lock), so the order is always
+# AOI -> rows. NO KEY UPDATE does not block the KEY SHARE locks of foreign keys (ingestion inserting
+# scenes) but does block DeleteAoi, which then waits for the transition to commit.
+_LOCK_AOI = "SELECT 1 FROM aoi a {join} WHERE {where} = %s FOR NO KEY UPDATE OF a"
+
+
+async def lock_aoi(conn: Conn, aoi: str) -> None:
+    await conn.execute(_LOCK_AOI.format(join="", where="a.id"), (aoi,))
+
+
+async def lock_aoi_of_scene(conn: Conn, scene_id: int) -> None:
+    await conn.execute(_LOCK_AOI.format(join="JOIN scene s ON s.aoi_id = a.id", where="s.id"), (scene_id,))
+
+
+async def lock_aoi_of_tile(conn: Conn, tile_id: int) -> None:
+    join = "JOIN scene s ON s.aoi_id = a.id JOIN tile t ON t.scene_id = s.id"
+    await conn.execute(_LOCK_AOI.format(join=join, where="t.id"), (tile_id,))
+
+
+async def lock_aoi_of_task(conn: Conn, task_id: int) -> None:
+    join = "JOIN scene s ON s.aoi_id = a.id JOIN task k ON k.scene_id = s.id"
+    await conn.execute(_LOCK_AOI.format(join=join, where="k.id"), (task_id,))
+
+
 async def aoi_of_scene(conn: Conn, scene_id: int) -> str:
     cur = await conn.execute("SELECT aoi_id FROM scene WHERE id = %s", (scene_id,))
     row = await cur.fetchone()

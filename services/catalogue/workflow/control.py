@@ -52,8 +52,9 @@ def _quote(text: str) -> str:
 
 
 def render_dot(aoi: str, scenes: list[models.Scene], tiles: list[models.Tile]) -> str:
-    """Graphviz text of the AOI. Unlike the reference (spec §11.12) the graph name is quoted and the
-    dotted style of an edge sits inside its brackets, so every DOT parser reads it."""
+    """Graphviz text of the AOI, lines in the reference's order: scene nodes, tile nodes, then per scene
+    its scene -> tile and previous -> tile edges. Unlike the reference (spec §11.12) the graph name is
+    quoted and the dotted style of an edge sits inside its brackets, so every DOT parser reads it."""
     lines = [f"digraph {_quote(aoi)} {{"]
     by_scene: dict[int, list[models.Tile]] = {}
     for tile in tiles:
@@ -61,9 +62,13 @@ def render_dot(aoi: str, scenes: list[models.Scene], tiles: list[models.Tile]) -
     for scene in scenes:
         color = _COLORS.get(scene.status.value, "white")
         lines.append(f's{scene.id} [label="{scene.source_id}\\n(id={scene.id})" shape=box color={color}];')
+    for scene in scenes:
         for tile in by_scene.get(scene.id, []):
-            lines.append(f't{tile.id} [label="{tile.source_id}\\n(id={tile.id})" color={_COLORS.get(tile.status.value, "white")}];')
-            dotted = "" if scene.status == Status.DONE else " style=dotted"
+            color = _COLORS.get(tile.status.value, "white")
+            lines.append(f't{tile.id} [label="{tile.source_id}\\n(id={tile.id})" color={color}];')
+    for scene in scenes:
+        dotted = "" if scene.status == Status.DONE else " style=dotted"
+        for tile in by_scene.get(scene.id, []):
             lines.append(f"s{scene.id} -> t{tile.id} [color=gray{dotted}];")
             if tile.previous_id is not None:
                 style = "" if tile.status == Status.DONE else " [style=dotted]"

@@ -33,6 +33,9 @@ async def ingest_scenes(
     scenes the AOI already has. Returns source id -> id of the scenes created now."""
     check_scenes(aoi, scenes)
     await workflow.ensure_aoi(conn, aoi)
+    # Serialised with the AOI's transitions: a tile failing meanwhile could otherwise become the previous
+    # of a new tile after its dependants were re-linked, leaving the new tile waiting forever.
+    await workflow.lock_aoi(conn, aoi)
     created: dict[str, int] = {}
     for scene in sorted(scenes, key=lambda s: (s.data.date, s.source_id)):
         scene_id = await workflow.insert_scene(conn, aoi, scene.source_id, scene.data, retry_count)

@@ -167,6 +167,8 @@ class TaskQueue:
         if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
         async with self._pool.connection() as conn, conn.transaction():
+            # The AOI lock before the task row lock: the order every transition and DeleteAoi follow.
+            await workflow.lock_aoi_of_task(conn, task_id)
             task = await tasks.lock_leased(conn, task_id, token)
             if task is None:
                 raise FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")

@@ -24,6 +24,7 @@ Conn = AsyncConnection[Any]
 async def update_scene(conn: Conn, scene_id: int, requested: Status, message: str | None,
                        must_exist: bool = False) -> bool:
     """Non-forced scene transition; False when the current status refuses it (nothing changes)."""
+    await workflow.lock_aoi_of_scene(conn, scene_id)  # first: transitions of an AOI are serialised
     scene = await workflow.get_scene(conn, scene_id, lock=True)
     if scene is None and must_exist:
         raise NotFound(f"scene {scene_id} not found")
@@ -38,6 +39,9 @@ async def update_scene(conn: Conn, scene_id: int, requested: Status, message: st
     elif current == Status.PENDING and requested == Status.RETRY:
         if scene.retry_countdown > 0:
             await retry_scene(conn, scene_id)
+            # An automatic retry ends PENDING: the AOI status is recomputed, not set to RETRY (the
+            # reference turns the requested status into PENDING before refreshing the AOI).
+            requested = Status.PENDING
         else:
             await workflow.set_scene_status(conn, scene_id, Status.RETRY, message)
     elif current == Status.RETRY and requested == Status.PENDING:
@@ -75,11 +79,13 @@ async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str 
                       must_exist: bool = False) -> bool:
     """Non-forced tile transition; False when the current status refuses it."""
     if requested == Status.DONE:
-        # The common case (a worker's DONE) is one server-side function: see schema/0003_*.sql.
+        # The common case (a worker's DONE) is one server-side function, AOI lock included: see
+        # schema/0003_*.sql.
         finished = await workflow.finish_tile(conn, tile_id)
         if finished is None and must_exist:
             raise NotFound(f"tile {tile_id} not found")
         return bool(finished)
+    await workflow.lock_aoi_of_tile(conn, tile_id)  # first: transitions of an AOI are serialised
     tile = await workflow.get_tile(conn, tile_id, lock=True)
     if tile is None and must_exist:
         raise NotFound(f"tile {tile_id} not found")
@@ -91,6 +97,7 @@ async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str 
     if current == Status.PENDING and requested == Status.RETRY:
         if tile.retry_countdown > 0:
             await retry_tile(conn, tile_id)
+            requested = Status.PENDING  # automatic retry: no AOI RETRY (see update_scene)
         else:
             await workflow.set_tile_status(conn, tile_id, Status.RETRY, message)
     elif current == Status.RETRY and requested == Status.PENDING:
@@ -147,6 +154,7 @@ async def force_scene(conn: Conn, scene_id: int, requested: Status) -> None:
     """Forced scene transition (spec §5.6): the action of the requested status from any status. A live
     download task is cancelled unless the scene goes (back) to PENDING, so a worker still holding it
     cannot report over the forced status."""
+    await workflow.lock_aoi_of_scene(conn, scene_id)
     scene = await workflow.get_scene(conn, scene_id, lock=True)
     if scene is None:
         raise NotFound(f"scene {scene_id} not found")
@@ -165,6 +173,7 @@ async def force_scene(conn: Conn, scene_id: int, requested: Status) -> None:
 
 async def force_tile(conn: Conn, tile_id: int, requested: Status) -> None:
     """Forced tile transition (spec §5.7); no scene-status check on PENDING, as the reference."""
+    await workflow.lock_aoi_of_tile(conn, tile_id)
     tile = await workflow.get_tile(conn, tile_id, lock=True)
     if tile is None:
         raise NotFound(f"tile {tile_id} not found")
