@@ -13,7 +13,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue import tiling
 from services.catalogue.search.inventory import SceneInventory, area_geometry
-from services.catalogue.store import registry, workflow
+from services.catalogue.bursts.inventory import IngestedTile
+from services.catalogue.store import graph, registry, workflow
 from services.catalogue.workflow import ingest
 from services.domain import models, products
 from services.runtime.errors import InvalidArgument
@@ -90,6 +91,15 @@ async def _attach_record(conn: Any, scene: models.CatalogScene) -> None:
     )
 
 
+async def ingested_tiles(pool: AsyncConnectionPool[Any], aoi: str) -> list[IngestedTile]:
+    """The AOI's root and leaf tiles (not FAILED): new Sentinel-1 dates chain onto leaves and point at roots
+    (spec §3.3 step 6). A tile both root and leaf appears once."""
+    async with pool.connection() as conn:
+        tiles = await graph.graph_tiles(conn, aoi, leaves=False) + await graph.graph_tiles(conn, aoi, leaves=True)
+    unique = {t.id: t for t in tiles}
+    return [IngestedTile(t.source_id, t.scene.source_id, t.scene.data.date) for t in unique.values()]
+
+
 class Ingestion:
     def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory):
         self._pool = pool
@@ -108,7 +118,9 @@ class Ingestion:
         if tiled is None:
             if scenes is None:
                 scenes, _ = await asyncio.to_thread(self._inventory.search, area)
-            tiled = tiling.list_tiles(area, scenes)
+            tiled = await asyncio.to_thread(
+                tiling.list_tiles, area, scenes, existing=await ingested_tiles(self._pool, area.name)
+            )
         todo = [s for s in tiled if s.tiles]
         async with self._pool.connection() as conn, conn.transaction():
             existing = await workflow.scene_source_ids(conn, area.name)

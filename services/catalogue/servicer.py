@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
 from services.catalogue import reports, tiling
-from services.catalogue.ingestion import Ingestion
+from services.catalogue.ingestion import Ingestion, ingested_tiles
 from services.catalogue.search.inventory import SceneInventory, check_search_area
 from services.catalogue.store import workflow
 from services.catalogue.workflow.queue import TaskNotifier
@@ -45,7 +45,10 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
         self, request: catalogue_pb2.ListTilesRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.ListTilesResponse:
         area = pc.area_from_proto(request.area)
-        scenes = tiling.list_tiles(area, [pc.catalog_scene_from_proto(s) for s in request.scenes])
+        given = [pc.catalog_scene_from_proto(s) for s in request.scenes]
+        # Burst tiling reads and parses annotation files: keep the event loop free.
+        existing = await ingested_tiles(self._pool, area.name)
+        scenes = await asyncio.to_thread(tiling.list_tiles, area, given, existing=existing)
         return catalogue_pb2.ListTilesResponse(scenes=[pc.catalog_scene_to_proto(s) for s in scenes])
 
     async def IngestArea(
@@ -86,7 +89,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
                 current = await workflow.get_aoi_status(conn, request.aoi)
             status = pc.status_to_proto(models.Status(current)) if current else types_pb2.STATUS_UNSPECIFIED
             remaining = deadline - loop.time()
-            if status != request.known or remaining <= 0:
+            if status != request.known or remaining <= 0 or self._notifier.closing:
                 return catalogue_pb2.WaitAoiStatusResponse(status=status, changed=status != request.known)
             try:
                 await asyncio.wait_for(event.wait(), timeout=remaining)

@@ -1,23 +1,32 @@
 """Tile inventory (spec §3.3). Every constellation but Sentinel-1 (and Sentinel-1 copied as a whole
-product) has one tile per scene, with the scene's id and footprint, and no previous/reference."""
+product) has one tile per scene, with the scene's id and footprint, and no previous/reference. Sentinel-1
+processed burst by burst gets one tile per burst in the AOI (services/catalogue/bursts)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from services.catalogue.bursts import inventory
+from services.catalogue.bursts.inventory import IngestedTile
 from services.domain import models, products
-from services.runtime.errors import InvalidArgument
 
 COPY_PRODUCT = "CopyProductToStorage"
 
+__all__ = ["COPY_PRODUCT", "IngestedTile", "list_tiles"]
 
-def list_tiles(area: models.Area, scenes: list[models.CatalogScene]) -> list[models.CatalogScene]:
-    for scene in scenes:
-        constellation = products.constellation_from_product_id(scene.source_id)
-        if constellation == products.Constellation.SENTINEL1 and area.scene_graph_name != COPY_PRODUCT:
-            raise InvalidArgument(
-                "scene_type.constellation",
-                f"scene {scene.source_id}: Sentinel-1 burst tiling is not available yet;"
-                f" use scene_graph_name {COPY_PRODUCT} to process whole Sentinel-1 products",
-            )
+
+def list_tiles(
+    area: models.Area,
+    scenes: list[models.CatalogScene],
+    annotation_urls: Sequence[str] = (),
+    existing: Sequence[IngestedTile] = (),
+) -> list[models.CatalogScene]:
+    """`annotation_urls`: patterns tried before the payload's `annotations_urls` (the reference's service
+    flag `--annotations-urls`). `existing`: the AOI's root and leaf tiles that are not FAILED, so new
+    bursts chain onto them. Both only matter for Sentinel-1 burst tiling."""
+    bursts = [s for s in scenes if _is_burst_scene(area, s)]
+    whole = [s for s in scenes if not _is_burst_scene(area, s)]
+    for scene in whole:
         tile = models.CatalogTile(
             source_id=scene.source_id,
             scene_id=scene.source_id,
@@ -27,4 +36,14 @@ def list_tiles(area: models.Area, scenes: list[models.CatalogScene]) -> list[mod
         )
         scene.tiles = [tile]
         scene.data.tiles = {scene.source_id: models.TileMapping()}
-    return scenes
+    if not bursts:
+        return scenes
+    urls = [*annotation_urls, *area.annotations_urls]
+    tiled = {id(s) for s in inventory.burst_inventory(area, bursts, urls, existing)}
+    # Scenes without any burst in the AOI are dropped (the reference's in-place filter duplicated others).
+    return [s for s in scenes if id(s) in tiled or not _is_burst_scene(area, s)]
+
+
+def _is_burst_scene(area: models.Area, scene: models.CatalogScene) -> bool:
+    constellation = products.constellation_from_product_id(scene.source_id)
+    return constellation == products.Constellation.SENTINEL1 and area.scene_graph_name != COPY_PRODUCT
