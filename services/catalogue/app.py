@@ -33,7 +33,7 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class CatalogueApp:
         return f"127.0.0.1:{self.port}"
 
     async def stop(self, grace: float = 2.0) -> None:
+        self.notifier.close()  # long-polls answer now, not at the end of the grace period
         await self.server.stop(grace)
         await self.notifier.stop()
         await self.pool.close()
@@ -81,6 +82,15 @@ def build_sources(
     return sources, archive
 
 
+def database_errors(exc: Exception) -> IngesterError | None:
+    """A lost connection or a pool timeout (PostgreSQL restarting, failing over) is an outage, not a bug:
+    UNAVAILABLE tells callers to retry (workers back off, the processor retries its indexing) where
+    INTERNAL would fail the tile for good. The driver's text may name hosts: it is only logged."""
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable("database unavailable, retry later")
+    return None
+
+
 async def start(settings: CatalogueSettings) -> CatalogueApp:
     if not settings.database_dsn:
         raise InvalidArgument(
@@ -88,8 +98,15 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         )
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
+    # `check`: every connection is tested (one empty query) when taken from the pool. After a database
+    # restart the idle connections are all dead; without the check each would fail one request before
+    # the pool dropped it, and the first calls after the restart would all be errors.
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        settings.database_dsn, min_size=2, max_size=settings.pool_size, open=False
+        settings.database_dsn,
+        min_size=2,
+        max_size=settings.pool_size,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=30)
     notifier = TaskNotifier(settings.database_dsn)
@@ -105,6 +122,6 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
-    server = await start_server(settings.address, [register], SERVICE_NAMES)
+    server = await start_server(settings.address, [register], SERVICE_NAMES, translate=database_errors)
     logger.info("catalogue listening on port %s", server.port)
     return CatalogueApp(server, pool, notifier, archive)

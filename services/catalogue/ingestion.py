@@ -12,8 +12,8 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue import tiling
-from services.catalogue.search.inventory import SceneInventory, area_geometry
 from services.catalogue.bursts.inventory import IngestedTile
+from services.catalogue.search.inventory import SceneInventory, area_geometry
 from services.catalogue.store import graph, registry, workflow
 from services.catalogue.workflow import ingest
 from services.domain import models, products

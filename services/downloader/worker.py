@@ -20,6 +20,7 @@ import grpc
 from protos.ingester.v1 import downloader_pb2, downloader_pb2_grpc, tasks_pb2, types_pb2
 from services import graph as graph_engine
 from services.domain.models import Scene, Status, Tile, TileAttrs
+from services.downloader import passthrough
 from services.downloader.settings import DownloaderSettings
 from services.graph.model import Action
 from services.runtime.errors import InvalidArgument
@@ -90,6 +91,8 @@ class DownloadJob:
         except Exception as exc:
             raise wrap(f"ProcessScene.Storage[{storage_uri}]: ", exc) from exc
 
+        if await self.store_archive_as_is(scene, storage, context):
+            return
         context.progress("fetching the product")
         await self.fetch_product(scene.source_id, workdir)
 
@@ -105,6 +108,31 @@ class DownloadJob:
                 f"tile {number}/{len(scene.data.tiles)} {tile_id}: running {scene.data.graph_name}"
             )
             await self.process_tile(scene, tile, storage, workdir, context)
+
+    async def store_archive_as_is(self, scene: Scene, storage: Storage, context: TaskContext) -> bool:
+        """The fast path of passthrough.py; False (nothing done) whenever it does not apply."""
+        try:
+            graph = await asyncio.to_thread(
+                graph_engine.load_graph, scene.data.graph_name, self._graph_path, scene.data.is_retriable
+            )
+        except Exception:  # noqa: BLE001 - the normal path reports the graph error with its context
+            return False
+        locate = getattr(self._providers[0], "locate", None)
+        if not passthrough.is_repack_only(graph) or locate is None:
+            return False
+        try:
+            archive = await asyncio.to_thread(locate, scene.source_id)
+        except Exception:  # noqa: BLE001 - not in the first provider: the chain decides
+            return False
+        if not await asyncio.to_thread(passthrough.storable_archive, archive):
+            return False
+        for tile_id in scene.data.tiles:
+            tile = Tile(id=0, source_id=tile_id, scene=scene, data=TileAttrs())
+            key = naming.object_key(tile, naming.stored_file_name(tile, passthrough.PRODUCT_LAYER, "*"))
+            context.progress(f"tile {tile_id}: storing the product archive")
+            uri = await asyncio.to_thread(storage.put_file, archive, key)
+            logger.info("stored %s (archive as is)", uri, extra={"aoi": scene.aoi, "scene_id": scene.id})
+        return True
 
     async def fetch_product(self, source_id: str, workdir: pathlib.Path) -> None:
         """Tries the providers in order and stops at the first success (spec §8.2)."""

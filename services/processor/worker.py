@@ -2,13 +2,15 @@
 
 One task = one tile T0, with its previous tile T1 and its reference tile T2 (each defaults to T0 when
 absent). Import the graph's in-files, run the tile graph, then handle the selected out-files even when
-the graph failed: upload `to_create`/`to_index`, index `to_index` in the registry, delete `to_delete`
-last (so that a retry still finds them). Error texts carry the reference's `ProcessTile[<tag>].` prefix.
+the graph failed: upload `to_create`/`to_index`, index `to_index` in the registry, and delete
+`to_delete` once the catalogue has accepted the task's result (so that a redo still finds them, see
+`InputDeletions`). Error texts carry the reference's `ProcessTile[<tag>].` prefix.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import pathlib
 from collections.abc import Sequence
@@ -42,6 +44,38 @@ def _other_tile(job: tasks_pb2.ProcessJob, field: str, current: Tile) -> Tile:
     return current
 
 
+class InputDeletions:
+    """The `to_delete` files a task's graph selected, deleted by the lease loop once the catalogue has
+    accepted the task's result (`Outcome.after_report`).
+
+    The reference deletes them before reporting. Then a task whose lease is lost meanwhile (a catalogue
+    restart, a worker stalled past its lease) or whose worker dies before the report is redone without
+    its inputs, and the tile ends RETRY/FAILED although its outputs were indexed (found by the fault
+    tests, tests/e2e/test_faults.py). A failure to delete no longer fails the tile: it is logged."""
+
+    def __init__(self) -> None:
+        self.storage: Storage | None = None
+        self.files: list[tuple[Tile, OutFile]] = []
+
+    async def __call__(self) -> None:
+        storage = self.storage
+        if storage is None:
+            return
+        for tile, out_file in self.files:
+            extra = {"aoi": tile.scene.aoi, "tile_id": tile.id}
+            name = f"{naming.tile_tag(tile)} {out_file.layer}.{out_file.extension}"
+            try:
+                await asyncio.to_thread(
+                    layers.delete_layer, storage, tile, out_file.layer, out_file.extension
+                )
+            except NotFound:
+                continue
+            except Exception as exc:  # noqa: BLE001 - the other files are still deleted
+                logger.warning("cannot delete input %s: %s", name, exc, extra=extra)
+                continue
+            logger.info("deleted input %s", name, extra=extra)
+
+
 class ProcessJob:
     """Runs one processing task; callable as the lease loop's handler."""
 
@@ -58,17 +92,20 @@ class ProcessJob:
         tile = convert.tile_from_proto(job.tile)
         tiles = [tile, _other_tile(job, "previous", tile), _other_tile(job, "reference", tile)]
         extra = {"aoi": tile.scene.aoi, "tile_id": tile.id, "task_id": task.task_id}
+        deletions = InputDeletions()
         try:
-            await self.process_tile(tiles, context)
+            await self.process_tile(tiles, context, deletions)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reported outcome
             # Unlike the downloader, a fatal error is FAILED even for a retriable tile (spec §5.11).
             outcome = outcome_for_error(exc, retriable=tile.data.is_retriable, honour_fatal=True)
             logger.warning("tile %s failed: %s", naming.tile_tag(tile), outcome.message, extra=extra)
-            return outcome
-        logger.info("tile %s processed", naming.tile_tag(tile), extra=extra)
-        return Outcome.done()
+        else:
+            logger.info("tile %s processed", naming.tile_tag(tile), extra=extra)
+            outcome = Outcome.done()
+        return dataclasses.replace(outcome, after_report=deletions if deletions.files else None)
 
-    async def process_tile(self, tiles: list[Tile], context: TaskContext) -> None:
+    async def process_tile(self, tiles: list[Tile], context: TaskContext, deletions: InputDeletions) -> None:
+        """Runs the tile graph and handles its out-files; the `to_delete` ones go to `deletions`."""
         tile, workdir = tiles[0], context.workdir
         prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
         storage_uri = tile.scene.data.storage_uri or self._storage_uri
@@ -106,6 +143,10 @@ class ProcessJob:
         outfile_error: JobError | None = None
         try:
             await self.handle_out_files(result.out_files, tiles, storage, workdir, context)
+            deletions.storage = storage
+            deletions.files = [
+                (tiles[slot], f) for slot, f in result.out_files if f.action is Action.TO_DELETE
+            ]
         except Exception as exc:  # noqa: BLE001 - combined with the graph error below
             outfile_error = wrap(prefix, exc)
 
@@ -128,8 +169,9 @@ class ProcessJob:
         workdir: pathlib.Path,
         context: TaskContext,
     ) -> None:
+        """Uploads `to_create`/`to_index` files and indexes the `to_index` ones (`to_delete`: see
+        InputDeletions)."""
         to_index: list[ToIndex] = []
-        to_delete: list[tuple[Tile, OutFile]] = []
         for slot, out_file in out_files:
             tile = tiles[slot]
             if out_file.action in (Action.TO_CREATE, Action.TO_INDEX):
@@ -142,23 +184,12 @@ class ProcessJob:
                 logger.info("stored %s", uri, extra={"aoi": tile.scene.aoi, "tile_id": tile.id})
                 if out_file.action is Action.TO_INDEX:
                     to_index.append(ToIndex(uri, tile, out_file))
-            elif out_file.action is Action.TO_DELETE:
-                to_delete.append((tile, out_file))
 
         if to_index:
             context.progress(f"indexing {len(to_index)} file(s)")
             response = await self._indexer.index(to_index)
             logger.info("indexed %d dataset(s), %d already there", response.created, response.existing)
             # The reference also tags the record with `processingDate`; the registry has no tag update yet.
-
-        # Deleted last: a task redone after a failure above still finds its inputs.
-        for tile, out_file in to_delete:
-            try:
-                await asyncio.to_thread(
-                    layers.delete_layer, storage, tile, out_file.layer, out_file.extension
-                )
-            except NotFound:
-                pass
 
 
 class _StatusServicer(processor_pb2_grpc.ProcessorServicer):

@@ -17,9 +17,18 @@ from services.runtime import errors
 logger = logging.getLogger(__name__)
 
 
+# Turns an exception a servicer let escape into a domain error, or None when it is a bug. A service
+# passes one for the driver errors it knows to be conditions, not bugs (the catalogue: database outages).
+Translator = Callable[[Exception], errors.IngesterError | None]
+
+
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Applies the error table: a domain error aborts the call with its status and message; any other
-    exception is a bug, logged with its traceback and answered INTERNAL without internals."""
+    exception is a bug, logged with its traceback and answered INTERNAL without internals, unless the
+    service's translator makes a domain error of it."""
+
+    def __init__(self, translate: Translator | None = None):
+        self._translate = translate
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
@@ -39,6 +48,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                 # context.abort raises an internal exception type: let it through untouched.
                 if type(exc).__module__.startswith("grpc"):
                     raise
+                known = self._translate(exc) if self._translate is not None else None
+                if known is not None:
+                    logger.warning("%s: %s (%s: %s)", method, known, type(exc).__name__, exc)
+                    await context.abort(known.code, str(known))
                 logger.exception("unexpected error in %s", method)
                 await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}")
 
@@ -75,8 +88,9 @@ async def start_server(
     address: str,
     registrars: Iterable[Registrar],
     service_names: Iterable[str],
+    translate: Translator | None = None,
 ) -> GrpcServer:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor()])
+    server = grpc.aio.server(interceptors=[ErrorInterceptor(translate)])
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()

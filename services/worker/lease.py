@@ -2,7 +2,8 @@
 
 Per slot: long-poll `LeaseTask` (the catalogue answers as soon as a task is ready, so no sleep-polling),
 run the job in a fresh working directory while a heartbeat renews the lease every third of its
-duration, report the outcome. A heartbeat refused with FAILED_PRECONDITION means the lease is gone
+duration, report the outcome, then run the outcome's `after_report` clean-up (only when the report was
+accepted). A heartbeat refused with FAILED_PRECONDITION means the lease is gone
 (expired and re-leased, or the task cancelled): the job is cancelled and nothing is reported.
 
 When the catalogue cannot be reached the slot backs off exponentially (capped); the loop logs only the
@@ -308,4 +309,10 @@ class LeaseLoop:
                 "" if response.applied else " (not applied by the workflow)",
                 extra=extra,
             )
+            if outcome.after_report is not None:
+                try:
+                    await outcome.after_report()
+                except Exception:
+                    # The result is committed: a failed clean-up only leaves files behind.
+                    logger.exception("task %d: clean-up after the report failed", task.task_id, extra=extra)
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import grpc
 
@@ -97,11 +97,16 @@ def merge_alternatives(failures: Sequence[BaseException]) -> JobError:
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What the worker reports: a status (DONE, RETRY or FAILED) with a message, or `temporary`: the
-    task goes back to the queue unchanged (status is then meaningless)."""
+    task goes back to the queue unchanged (status is then meaningless).
+
+    `after_report` runs once the catalogue has accepted the report, and never otherwise: it is where a
+    job destroys what a redo of the task would need (the processor's `to_delete` inputs). A task whose
+    lease was lost, or whose worker died before reporting, is done again and must find its inputs."""
 
     status: Status
     message: str = ""
     temporary: bool = False
+    after_report: Callable[[], Awaitable[None]] | None = dataclasses.field(default=None, compare=False)
 
     @classmethod
     def done(cls) -> Outcome:

@@ -45,13 +45,19 @@ class Service:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, pattern: str, timeout: float = 60) -> str:
+    def mark(self) -> int:
+        """The number of lines logged so far: `wait_for(..., since=mark)` then ignores older lines."""
+        with self._changed:
+            return len(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 60, since: int = 0) -> str:
         regex = re.compile(pattern)
         with self._changed:
             ok = self._changed.wait_for(
-                lambda: any(regex.search(line) for line in self.lines) or self.proc.poll() is not None, timeout
+                lambda: any(regex.search(line) for line in self.lines[since:]) or self.proc.poll() is not None,
+                timeout,
             )
-            found = [line for line in self.lines if regex.search(line)]
+            found = [line for line in self.lines[since:] if regex.search(line)]
         if not ok or not found:
             raise AssertionError(f"{self.name}: no line matching {pattern!r}; log:\n" + "\n".join(self.lines[-40:]))
         return found[0]

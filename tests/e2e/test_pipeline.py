@@ -50,6 +50,7 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
         env = {"CATALOGUE_ADDRESS": target, "STORAGE_URI": str(storage), "WORKDIR": str(tmp_path / name),
                "ADDRESS": f"127.0.0.1:{free_port()}", "LOG_LEVEL": "INFO", **extra}
         services.append(Service(name, f"services.{name}", {f"GEOCUBE_{name.upper()}_{k}": v for k, v in env.items()}))
+    processor = services[-1]
     gateway = Service("gateway", "gateway", {
         "GEOCUBE_GATEWAY_ADDRESS": f"127.0.0.1:{http_port}", "GEOCUBE_GATEWAY_CATALOGUE_ADDRESS": target,
         "GEOCUBE_GATEWAY_BEARER_TOKENS": TOKEN, "GEOCUBE_GATEWAY_LOG_LEVEL": "INFO",
@@ -80,6 +81,8 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
         assert "Tiles:\n  new:     0\n  pending: 0\n  done:    3\n  retry:   0\n  failed:  0\n  Total:   3\n" in report
         datasets = client.get("/registry/datasets").json()
     for source_id in ids:
+        # The processor deletes a tile's inputs just after its DONE report is accepted.
+        processor.wait_for(rf"deleted input \S*{source_id} __product__", timeout=10)
         tile_dir = storage / "DenmarkDemoS2" / source_id / "tiles" / source_id
         assert len(list(tile_dir.glob("*_B??.jp2"))) == 12
         assert not (tile_dir / f"{source_id}.zip").exists()  # the product is deleted once indexed

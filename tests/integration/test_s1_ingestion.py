@@ -17,7 +17,7 @@ WORLD = "POLYGON((-140 40, -110 40, -110 60, -140 60, -140 40))"
 
 
 def _scene(source_id: str) -> types_pb2.CatalogScene:
-    date = dt.datetime.strptime(source_id[17:32], "%Y%m%dT%H%M%S").replace(tzinfo=dt.timezone.utc)
+    date = dt.datetime.strptime(source_id[17:32], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
     return pc.catalog_scene_to_proto(models.CatalogScene(
         source_id=source_id, aoi="S1Demo", data=models.SceneAttrs(date=date, graph_name="S1Preprocessing"),
         tags={"orbitDirection": "ASCENDING", "relativeOrbit": "108"},

@@ -127,10 +127,9 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, staging: pathlib
         raise FailedPrecondition(f"unsafe path in zip: {member.filename!r}")
     if not parts:
         return
+    # The checks above suffice: staging is a fresh folder and zipfile never writes symlinks, so no name
+    # without `..`, root or drive can leave it (resolving every member cost ~3 ms per product).
     target = staging.joinpath(*parts)
-    # Belt and braces: whatever the name, the resolved target must stay inside the staging folder.
-    if not target.resolve().is_relative_to(staging.resolve()):
-        raise FailedPrecondition(f"unsafe path in zip: {member.filename!r}")
     if member.is_dir():
         target.mkdir(parents=True, exist_ok=True)
         return
