@@ -10,7 +10,9 @@ Split of one run, all measured from just before the POST:
   post      the POST's answer: archive search, tiling and the ingestion transaction;
   download  the newest file in the AOI's storage folder (products are stored just before their
             download task is reported): roughly when the last scene was downloaded;
-  done      the AOI status turned DONE: the last tile was processed.
+  done      the AOI status turned DONE: the last tile was processed;
+  cpu       user + system CPU seconds of this process (every service but PostgreSQL) meanwhile; close to
+            `done` means the stack kept about one of the cores busy.
 
     .venv/bin/python -m benchmarks.ingest --scenes 100 1000 [--concurrency 2 4 8] [--database-dsn DSN]
 """
@@ -24,7 +26,9 @@ import dataclasses
 import json
 import os
 import pathlib
+import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -59,6 +63,7 @@ class Sample:
     post: float  # seconds, see the module docstring
     download: float
     done: float
+    cpu: float  # user + system seconds of this process (the whole stack but PostgreSQL) from POST to DONE
 
 
 def payload(name: str) -> bytes:
@@ -83,6 +88,11 @@ def fresh_database(dsn: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def newest_mtime(folder: pathlib.Path) -> float:
@@ -137,6 +147,7 @@ async def run_once(
         headers = {"Authorization": f"Bearer {stack.token}"}
         async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
             wall_start = time.time()  # wall clock: compared with file modification times below
+            cpu_start = _cpu()
             started = time.perf_counter()
             answer = await client.post("/catalog/aoi", files={"area": area})
             post = time.perf_counter() - started
@@ -145,26 +156,27 @@ async def run_once(
             say(f"    {answer.text.strip()}")
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
+            cpu = _cpu() - cpu_start
             counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
         if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:
             raise RuntimeError(f"{aoi} ended {status}: {counts}")
         download = await asyncio.to_thread(newest_mtime, stack.storage_path / aoi) - wall_start
-        return Sample(scenes, concurrency, post, download, done)
+        return Sample(scenes, concurrency, post, download, done, cpu)
     finally:
         await stack.stop()
 
 
 _HEADER = (
     "| scenes | concurrency | runs | POST → all tiles DONE, median (s) | min (s) | scenes/s (median)"
-    " | POST answer (s) | last download (s) | stuck runs redone |"
+    " | POST answer (s) | last download (s) | stack CPU (s) | stuck runs redone |"
 )
 
 
 def table(samples: Sequence[Sample], stuck: dict[tuple[int, int], int]) -> str:
     """Markdown: one row per (size, concurrency); the split columns are medians too."""
-    lines = [_HEADER, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [_HEADER, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     groups: dict[tuple[int, int], list[Sample]] = {}
     for sample in samples:
         groups.setdefault((sample.scenes, sample.concurrency), []).append(sample)
@@ -172,9 +184,10 @@ def table(samples: Sequence[Sample], stuck: dict[tuple[int, int], int]) -> str:
         done = statistics.median(s.done for s in runs)
         post = statistics.median(s.post for s in runs)
         download = statistics.median(s.download for s in runs)
+        cpu = statistics.median(s.cpu for s in runs)
         lines.append(
             f"| {scenes} | {concurrency} | {len(runs)} | {done:.2f} | {min(s.done for s in runs):.2f}"
-            f" | {scenes / done:.0f} | {post:.2f} | {download:.2f} | {stuck.get((scenes, concurrency), 0)} |"
+            f" | {scenes / done:.0f} | {post:.2f} | {download:.2f} | {cpu:.1f} | {stuck.get((scenes, concurrency), 0)} |"
         )
     return "\n".join(lines)
 
@@ -196,7 +209,9 @@ async def benchmark(
             attempt = 0
             while sum(1 for s in samples if (s.scenes, s.concurrency) == key) < args.repeat:
                 attempt += 1
-                say(f"  {scenes} scenes, concurrency {concurrency}, attempt {attempt}")
+                # Other jobs on the machine skew the figures: the load average tells when they did.
+                load = os.getloadavg()[0]
+                say(f"  {scenes} scenes, concurrency {concurrency}, attempt {attempt} (load {load:.1f})")
                 workdir = root / f"run-{scenes}-{concurrency}-{attempt}"
                 try:
                     with fresh_database(args.database_dsn) as dsn:
@@ -213,7 +228,8 @@ async def benchmark(
                         await asyncio.to_thread(shutil.rmtree, workdir, True)
                 say(
                     f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
-                    f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s)"
+                    f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
+                    f" CPU {sample.cpu:.1f} s"
                 )
                 samples.append(sample)
     return samples, stuck
@@ -232,15 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         nargs="+",
-        default=[4],
-        help="tasks each worker runs at once; several values are compared (default: 4)",
+        default=[2],
+        help="tasks each worker runs at once; several values are compared (default: 2, the best measured)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per size and concurrency (default: 3)")
     parser.add_argument("--band-size", type=int, default=16, help="band width/height in pixels (default: 16)")
+    # Only from the command line, never from GEOCUBE_* variables: the benchmark creates and drops
+    # databases on that server.
     parser.add_argument(
         "--database-dsn",
-        default=os.environ.get("GEOCUBE_CATALOGUE_DATABASE_DSN", ""),
-        help="PostgreSQL server to use (a fresh database is created per run); empty: the embedded one",
+        default="",
+        help="PostgreSQL server to use (a database is created and dropped per run); empty: the embedded one",
     )
     parser.add_argument(
         "--workdir",
@@ -255,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure(args.log_level)
+    # SIGTERM (e.g. `timeout`) as Ctrl-C: the running stack is stopped, so its embedded PostgreSQL does
+    # not outlive us, and the temporary folder is removed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.ExitStack() as cleanup:
         root = args.workdir or pathlib.Path(
             cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
@@ -264,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
             say(f"benchmark failed: {exc}")
             return 1
+        except KeyboardInterrupt:
+            say("interrupted")
+            return 130
     print(table(samples, stuck))
     return 0
 

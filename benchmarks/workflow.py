@@ -34,7 +34,7 @@ from services.domain import proto_convert as pc
 from services.domain.models import Status
 from services.runtime.embedded_pg import EmbeddedPostgres
 
-DATE = dt.datetime(2022, 1, 4, tzinfo=dt.timezone.utc)
+DATE = dt.datetime(2022, 1, 4, tzinfo=dt.UTC)
 
 
 def say(text: str) -> None:
@@ -42,12 +42,21 @@ def say(text: str) -> None:
 
 
 def scene(source_id: str, aoi: str, n_tiles: int) -> models.CatalogScene:
-    tiles = [models.CatalogTile(source_id=f"T{i}", scene_id=source_id, date=DATE, data=models.TileAttrs(graph_name="Pass"))
-             for i in range(n_tiles)]
+    tiles = [
+        models.CatalogTile(
+            source_id=f"T{i}", scene_id=source_id, date=DATE, data=models.TileAttrs(graph_name="Pass")
+        )
+        for i in range(n_tiles)
+    ]
     return models.CatalogScene(
-        source_id=source_id, aoi=aoi, tiles=tiles,
-        data=models.SceneAttrs(date=DATE, graph_name="CopyProductToStorage",
-                               tiles={t.source_id: models.TileMapping() for t in tiles}),
+        source_id=source_id,
+        aoi=aoi,
+        tiles=tiles,
+        data=models.SceneAttrs(
+            date=DATE,
+            graph_name="CopyProductToStorage",
+            tiles={t.source_id: models.TileMapping() for t in tiles},
+        ),
     )
 
 
@@ -98,24 +107,55 @@ async def start_latency(dsn: str, samples: int) -> list[float]:
             catalogue = catalogue_pb2_grpc.CatalogueStub(channel)
             task_stub = tasks_pb2_grpc.TasksStub(channel)
             wait = duration_pb2.Duration(seconds=30)
-            area = types_pb2.Area(name="latency", geometry_wkt="POINT (10 55)", scene_type={"constellation": "sentinel2"},
-                                  scene_graph_name="CopyProductToStorage", tile_graph_name="Pass")
-            scenes = [pc.catalog_scene_to_proto(scene(f"S2A_LAT_{i:05d}", "latency", 1)) for i in range(samples)]
-            await catalogue.IngestArea(catalogue_pb2.IngestAreaRequest(
-                area=area, tiles=catalogue_pb2.SceneList(scenes=scenes)), timeout=120)
+            area = types_pb2.Area(
+                name="latency",
+                geometry_wkt="POINT (10 55)",
+                scene_type={"constellation": "sentinel2"},
+                scene_graph_name="CopyProductToStorage",
+                tile_graph_name="Pass",
+            )
+            scenes = [
+                pc.catalog_scene_to_proto(scene(f"S2A_LAT_{i:05d}", "latency", 1)) for i in range(samples)
+            ]
+            await catalogue.IngestArea(
+                catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=scenes)),
+                timeout=120,
+            )
             for _ in range(samples):
-                download = (await task_stub.LeaseTask(tasks_pb2.LeaseTaskRequest(
-                    kind=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="bench", wait=wait), timeout=40)).task
-                waiting = asyncio.ensure_future(task_stub.LeaseTask(tasks_pb2.LeaseTaskRequest(
-                    kind=tasks_pb2.TASK_KIND_PROCESS, worker_id="bench", wait=wait), timeout=40))
+                download = (
+                    await task_stub.LeaseTask(
+                        tasks_pb2.LeaseTaskRequest(
+                            kind=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="bench", wait=wait
+                        ),
+                        timeout=40,
+                    )
+                ).task
+                waiting = asyncio.ensure_future(
+                    task_stub.LeaseTask(
+                        tasks_pb2.LeaseTaskRequest(
+                            kind=tasks_pb2.TASK_KIND_PROCESS, worker_id="bench", wait=wait
+                        ),
+                        timeout=40,
+                    )
+                )
                 await asyncio.sleep(0.005)  # let the lease call reach its wait: we measure the wake-up
                 started = time.perf_counter()
-                await task_stub.ReportResult(tasks_pb2.ReportResultRequest(
-                    task_id=download.task_id, lease_token=download.lease_token, status=types_pb2.STATUS_DONE), timeout=10)
+                await task_stub.ReportResult(
+                    tasks_pb2.ReportResultRequest(
+                        task_id=download.task_id,
+                        lease_token=download.lease_token,
+                        status=types_pb2.STATUS_DONE,
+                    ),
+                    timeout=10,
+                )
                 process = (await waiting).task
                 latencies.append(time.perf_counter() - started)
-                await task_stub.ReportResult(tasks_pb2.ReportResultRequest(
-                    task_id=process.task_id, lease_token=process.lease_token, status=types_pb2.STATUS_DONE), timeout=10)
+                await task_stub.ReportResult(
+                    tasks_pb2.ReportResultRequest(
+                        task_id=process.task_id, lease_token=process.lease_token, status=types_pb2.STATUS_DONE
+                    ),
+                    timeout=10,
+                )
     finally:
         await running.stop()
     return latencies
@@ -141,15 +181,21 @@ async def main_async(args: argparse.Namespace) -> None:
         if server is not None:
             server.stop()
     print("| measure | value |\n|---|---|")
-    print(f"| tile transitions PENDING→DONE through the store (state machine, own transaction each) | {store:,.0f}/s |")
+    print(
+        f"| tile transitions PENDING→DONE through the store (state machine, own transaction each) | {store:,.0f}/s |"
+    )
     print(f"| raw psycopg single-row UPDATE loop, autocommit, same database and run | {raw:,.0f}/s |")
     print(f"| store / raw | {store / raw:.0%} |")
-    print(f"| ready-task start latency p50 (scene DONE report → tile leased by a waiting worker) | {statistics.median(lat) * 1000:.1f} ms |")
+    print(
+        f"| ready-task start latency p50 (scene DONE report → tile leased by a waiting worker) | {statistics.median(lat) * 1000:.1f} ms |"
+    )
     print(f"| ready-task start latency p99 | {percentile(lat, 0.99) * 1000:.1f} ms |")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tiles", type=int, default=10000, help="tiles for the transition benchmark")
     parser.add_argument("--samples", type=int, default=300, help="latency samples")
     parser.add_argument("--database-dsn", default="", help="PostgreSQL server (default: embedded)")

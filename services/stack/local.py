@@ -1,4 +1,5 @@
-"""Starts catalogue, downloader, processor and gateway in this process, on loopback, over one database.
+"""Starts the catalogue and the gateway in this process and the two workers as child processes, on
+loopback, over one database.
 
 With no DSN configured, an embedded PostgreSQL is started in `<workdir>/pg`; with no archive configured,
 the local archive is `<workdir>/archive`. The same code paths as the separate services are used, so what
@@ -17,11 +18,8 @@ from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.downloader import worker as downloader
-from services.downloader.settings import DownloaderSettings
-from services.processor import worker as processor
-from services.processor.settings import ProcessorSettings
 from services.runtime.embedded_pg import EmbeddedPostgres
+from services.stack.processes import WorkerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +34,7 @@ class StackConfig:
     catalogue_address: str = "127.0.0.1:50051"
     token: str = ""
     concurrency: int = 2
+    worker_log_level: str = "WARNING"
 
 
 @dataclasses.dataclass
@@ -89,25 +88,15 @@ async def start_stack(config: StackConfig) -> Stack:
         )
         stoppers.append(catalogue.stop)
         common = {
-            "catalogue_address": catalogue.target, "storage_uri": str(storage), "concurrency": config.concurrency
+            "catalogue_address": catalogue.target,
+            "storage_uri": str(storage),
+            "concurrency": str(config.concurrency),
+            "workdir": str(workdir / "work"),
+            "log_level": config.worker_log_level,
         }
-        down = await downloader.start(
-            DownloaderSettings(
-                address="127.0.0.1:0",
-                workdir=str(workdir / "work"),
-                local_path=str(archive),
-                **common,  # type: ignore[arg-type]
-            )
-        )
-        stoppers.append(down.stop)
-        proc = await processor.start(
-            ProcessorSettings(
-                address="127.0.0.1:0",
-                workdir=str(workdir / "work"),
-                **common,  # type: ignore[arg-type]
-            )
-        )
-        stoppers.append(proc.stop)
+        for name, extra in (("downloader", {"local_path": str(archive)}), ("processor", {})):
+            worker = await WorkerProcess.start(name, {**common, **extra})
+            stoppers.append(worker.stop)
         http = await gateway_app.serve(
             GatewaySettings(
                 address=config.http_address, catalogue_address=catalogue.target, bearer_tokens=(token,)
