@@ -11,8 +11,8 @@ Split of one run, all measured from just before the POST:
   download  the newest file in the AOI's storage folder (products are stored just before their
             download task is reported): roughly when the last scene was downloaded;
   done      the AOI status turned DONE: the last tile was processed;
-  cpu       user + system CPU seconds of this process (every service but PostgreSQL) meanwhile; close to
-            `done` means the stack kept about one of the cores busy.
+  cpu       user + system CPU seconds meanwhile of this process (catalogue and gateway) and of its
+            child processes (the workers); PostgreSQL is not counted.
 
     .venv/bin/python -m benchmarks.ingest --scenes 100 1000 [--concurrency 2 4 8] [--database-dsn DSN]
 """
@@ -63,7 +63,8 @@ class Sample:
     post: float  # seconds, see the module docstring
     download: float
     done: float
-    cpu: float  # user + system seconds of this process (the whole stack but PostgreSQL) from POST to DONE
+    cpu: float  # user + system seconds from POST to DONE: this process (catalogue, gateway)
+    worker_cpu: float  # the same for its descendants (downloader, processor)
 
 
 def payload(name: str) -> bytes:
@@ -90,9 +91,28 @@ def fresh_database(dsn: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _cpu() -> float:
+def _cpu() -> tuple[float, float]:
+    """CPU seconds so far of this process and of its living descendants (from /proc; 0 without it).
+
+    getrusage cannot give the latter: RUSAGE_CHILDREN only counts children that have ended."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (field 2) may hold spaces: split after its closing parenthesis.
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        pid = int(entry.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
+    descendants, todo = 0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        descendants += ticks[pid]
+        todo += children.get(pid, [])
+    return usage.ru_utime + usage.ru_stime, descendants / os.sysconf("SC_CLK_TCK")
 
 
 def newest_mtime(folder: pathlib.Path) -> float:
@@ -156,38 +176,39 @@ async def run_once(
             say(f"    {answer.text.strip()}")
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
-            cpu = _cpu() - cpu_start
+            cpu_end = _cpu()
             counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
         if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:
             raise RuntimeError(f"{aoi} ended {status}: {counts}")
         download = await asyncio.to_thread(newest_mtime, stack.storage_path / aoi) - wall_start
-        return Sample(scenes, concurrency, post, download, done, cpu)
+        own, workers = (end - start for end, start in zip(cpu_end, cpu_start, strict=True))
+        return Sample(scenes, concurrency, post, download, done, own, workers)
     finally:
         await stack.stop()
 
 
-_HEADER = (
-    "| scenes | concurrency | runs | POST → all tiles DONE, median (s) | min (s) | scenes/s (median)"
-    " | POST answer (s) | last download (s) | stack CPU (s) | stuck runs redone |"
-)
+_COLUMNS = ("scenes", "concurrency", "runs", "POST → all tiles DONE, median (s)", "min (s)", "scenes/s (median)",
+            "POST answer (s)", "last download (s)", "CPU catalogue+gateway (s)", "CPU workers (s)",
+            "stuck runs redone")  # fmt: skip
 
 
 def table(samples: Sequence[Sample], stuck: dict[tuple[int, int], int]) -> str:
     """Markdown: one row per (size, concurrency); the split columns are medians too."""
-    lines = [_HEADER, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|---:" * len(_COLUMNS) + "|"]
     groups: dict[tuple[int, int], list[Sample]] = {}
     for sample in samples:
         groups.setdefault((sample.scenes, sample.concurrency), []).append(sample)
     for (scenes, concurrency), runs in groups.items():
-        done = statistics.median(s.done for s in runs)
-        post = statistics.median(s.post for s in runs)
-        download = statistics.median(s.download for s in runs)
-        cpu = statistics.median(s.cpu for s in runs)
+        med = {
+            f: statistics.median(getattr(s, f) for s in runs)
+            for f in ("done", "post", "download", "cpu", "worker_cpu")
+        }
         lines.append(
-            f"| {scenes} | {concurrency} | {len(runs)} | {done:.2f} | {min(s.done for s in runs):.2f}"
-            f" | {scenes / done:.0f} | {post:.2f} | {download:.2f} | {cpu:.1f} | {stuck.get((scenes, concurrency), 0)} |"
+            f"| {scenes} | {concurrency} | {len(runs)} | {med['done']:.2f} | {min(s.done for s in runs):.2f}"
+            f" | {scenes / med['done']:.0f} | {med['post']:.2f} | {med['download']:.2f} | {med['cpu']:.1f}"
+            f" | {med['worker_cpu']:.1f} | {stuck[scenes, concurrency]} |"
         )
     return "\n".join(lines)
 
@@ -229,7 +250,7 @@ async def benchmark(
                 say(
                     f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
                     f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
-                    f" CPU {sample.cpu:.1f} s"
+                    f" CPU {sample.cpu:.1f} s + workers {sample.worker_cpu:.1f} s"
                 )
                 samples.append(sample)
     return samples, stuck
@@ -248,8 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         nargs="+",
-        default=[2],
-        help="tasks each worker runs at once; several values are compared (default: 2, the best measured)",
+        default=[4],
+        help="tasks each worker runs at once; several values are compared (default: 4, the best measured)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per size and concurrency (default: 3)")
     parser.add_argument("--band-size", type=int, default=16, help="band width/height in pixels (default: 16)")
