@@ -69,13 +69,24 @@ async def claim(conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds
     return _task(row) if row else None
 
 
-async def take_expired(conn: Conn, kind: models.TaskKind) -> LeasedTask | None:
-    """Locks one task of `kind` whose lease expired (its worker died or hung), for the caller to requeue
-    or fail in its transaction."""
+async def first_expired(conn: Conn, kind: models.TaskKind) -> int | None:
+    """Id of a task of `kind` whose lease expired (its worker died or hung); not locked."""
     cur = await conn.execute(
-        f"SELECT {_COLUMNS} FROM task WHERE kind = %s AND state = 'leased' AND lease_expires < now()"
-        " ORDER BY lease_expires LIMIT 1 FOR UPDATE SKIP LOCKED",
+        "SELECT id FROM task WHERE kind = %s AND state = 'leased' AND lease_expires < now()"
+        " ORDER BY lease_expires LIMIT 1",
         (kind.value,),
+    )
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def take_expired(conn: Conn, task_id: int) -> LeasedTask | None:
+    """Locks that task if its lease is still expired and nobody else holds it, for the caller to requeue
+    or fail in its transaction (the caller has locked its AOI first: the order every writer follows)."""
+    cur = await conn.execute(
+        f"SELECT {_COLUMNS} FROM task WHERE id = %s AND state = 'leased' AND lease_expires < now()"
+        " FOR UPDATE SKIP LOCKED",
+        (task_id,),
     )
     row = await cur.fetchone()
     return _task(row) if row else None
@@ -101,6 +112,17 @@ async def lock_leased(conn: Conn, task_id: int, token: str) -> LeasedTask | None
     )
     row = await cur.fetchone()
     return _task(row) if row else None
+
+
+async def report_done(conn: Conn, task_id: int, token: str) -> bool | None:
+    """A DONE result under lease `token` (schema/0004_*.sql); None when the lease is no longer held."""
+    try:
+        token_uuid = uuid.UUID(token)
+    except ValueError:
+        return None
+    cur = await conn.execute("SELECT geocube_report_done(%s, %s)", (task_id, token_uuid))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def extend(conn: Conn, task_id: int, lease_seconds: float, progress: str) -> dt.datetime:

@@ -150,15 +150,12 @@ async def set_tile_status(
     )
 
 
-async def release_scene_tiles(conn: Conn, scene_id: int) -> list[int]:
-    """NEW tiles of a downloaded scene that may start now (root, or previous DONE) -> PENDING."""
-    cur = await conn.execute(
-        "UPDATE tile t SET status = 'PENDING' WHERE t.scene_id = %s AND t.status = 'NEW'"
-        " AND (t.prev IS NULL OR EXISTS (SELECT 1 FROM tile p WHERE p.id = t.prev AND p.status = 'DONE'))"
-        " RETURNING t.id",
-        (scene_id,),
-    )
-    return [row[0] for row in await cur.fetchall()]
+async def finish_scene(conn: Conn, scene_id: int, force: bool = False) -> bool | None:
+    """FinishScene (schema/0004_*.sql; the caller holds the AOI lock); None for an unknown scene, False
+    if its status refuses DONE."""
+    cur = await conn.execute("SELECT geocube_finish_scene(%s, %s)", (scene_id, force))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def release_if_ready(conn: Conn, tile_id: int) -> list[int]:

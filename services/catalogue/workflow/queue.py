@@ -146,7 +146,12 @@ class TaskQueue:
 
     async def _reclaim_expired(self, conn: Any, kind: models.TaskKind) -> None:
         """Expired leases count as transient failures: requeued, or the item fails when attempts run out."""
-        while (task := await tasks.take_expired(conn, kind)) is not None:
+        while (candidate := await tasks.first_expired(conn, kind)) is not None:
+            # AOI lock before the task lock, as report and every transition do: no lock-order deadlock.
+            await workflow.lock_aoi_of_task(conn, candidate)
+            task = await tasks.take_expired(conn, candidate)
+            if task is None:
+                return  # renewed or taken meanwhile by another replica: it deals with it
             message = f"lease expired {task.attempts} time(s): the worker stopped answering"
             logger.warning("task %s: %s", task.id, message)
             if task.attempts >= self.max_attempts:
@@ -176,6 +181,8 @@ class TaskQueue:
     async def report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
         if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
+        if status == Status.DONE and not temporary:
+            return await self._report_done(task_id, token)
         async with self._pool.connection() as conn, conn.transaction():
             # The AOI lock before the task row lock: the order every transition and DeleteAoi follow.
             await workflow.lock_aoi_of_task(conn, task_id)
@@ -190,6 +197,19 @@ class TaskQueue:
                 status = Status.FAILED
             await tasks.delete(conn, task_id)
             return await self._apply(conn, task, status, message)
+
+    async def _report_done(self, task_id: int, token: str) -> bool:
+        """The common report, one statement in its own transaction (schema/0004_*.sql): the AOI lock is
+        held for the SQL only, not across round trips."""
+        async with self._pool.connection() as conn:
+            await conn.set_autocommit(True)  # client-side flag: no round trip
+            try:
+                applied = await tasks.report_done(conn, task_id, token)
+            finally:
+                await conn.set_autocommit(False)
+        if applied is None:
+            raise FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")
+        return applied
 
     async def _apply(self, conn: Any, task: tasks.LeasedTask, status: Status, message: str) -> bool:
         if task.tile_id is None:

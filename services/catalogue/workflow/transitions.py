@@ -56,8 +56,8 @@ async def update_scene(conn: Conn, scene_id: int, requested: Status, message: st
 
 
 async def finish_scene(conn: Conn, scene_id: int) -> None:
-    await workflow.set_scene_status(conn, scene_id, Status.DONE)
-    await tasks.queue_process(conn, await workflow.release_scene_tiles(conn, scene_id))
+    # Forced: the callers have already checked (non-forced) or bypass (forced) the current status.
+    await workflow.finish_scene(conn, scene_id, force=True)
 
 
 async def retry_scene(conn: Conn, scene_id: int) -> None:
