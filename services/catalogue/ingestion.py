@@ -78,8 +78,8 @@ def _link_tags(scene: models.CatalogScene) -> None:
     scene.tags["reference_scenes"] = json.dumps(reference)
 
 
-async def _attach_record(conn: Any, scene: models.CatalogScene) -> None:
-    for record in await registry.list_records(conn, name=scene.source_id):
+async def _attach_record(conn: Any, scene: models.CatalogScene, candidates: list[registry.Record]) -> None:
+    for record in candidates:
         tags = {k: v for k, v in record.tags.items() if k != "processingDate"}
         if record.time == scene.data.date and tags == scene.tags:
             scene.data.record_id = record.id
@@ -125,10 +125,11 @@ class Ingestion:
         async with self._pool.connection() as conn, conn.transaction():
             existing = await workflow.scene_source_ids(conn, area.name)
             todo = [s for s in todo if s.source_id not in existing]
+            records = await registry.records_by_name(conn, [s.source_id for s in todo])
             for scene in todo:
                 _check_record_tags(area, scene)
                 _link_tags(scene)
-                await _attach_record(conn, scene)
+                await _attach_record(conn, scene, records.get(scene.source_id, []))
                 scene.data.instances_id = dict(instances)
             created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
         tiles = sum(len(s.tiles) for s in todo if s.source_id in created)

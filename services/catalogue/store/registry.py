@@ -138,6 +138,17 @@ async def list_records(
     return [Record(str(r[0]), r[1], r[2], r[3], r[4]) for r in await cur.fetchall()]
 
 
+async def records_by_name(conn: Conn, names: list[str]) -> dict[str, list[Record]]:
+    """Every record named after one of `names` (scene source ids), in one query."""
+    cur = await conn.execute(
+        "SELECT id, name, time, tags, aoi_wkt FROM record WHERE name = ANY(%s) ORDER BY name, time, id", (names,)
+    )
+    found: dict[str, list[Record]] = {}
+    for r in await cur.fetchall():
+        found.setdefault(r[1], []).append(Record(str(r[0]), r[1], r[2], r[3], r[4]))
+    return found
+
+
 async def create_record(conn: Conn, name: str, time: dt.datetime, tags: dict[str, str], aoi_wkt: str) -> str:
     cur = await conn.execute(
         "INSERT INTO record (name, time, tags, aoi_wkt) VALUES (%s, %s, %s, %s) RETURNING id",

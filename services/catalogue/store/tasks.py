@@ -36,8 +36,17 @@ def _task(row: tuple[Any, ...]) -> LeasedTask:
 
 
 async def queue_download(conn: Conn, scene_id: int) -> None:
+    await queue_downloads(conn, [scene_id])
+
+
+async def queue_downloads(conn: Conn, scene_ids: list[int]) -> None:
+    """One statement and one notification for a whole ingestion (delivered at commit either way)."""
+    if not scene_ids:
+        return
     await conn.execute(
-        "INSERT INTO task (kind, scene_id) VALUES ('download', %s) ON CONFLICT DO NOTHING", (scene_id,)
+        "INSERT INTO task (kind, scene_id) SELECT 'download', id FROM unnest(%s::int[]) AS id ORDER BY id"
+        " ON CONFLICT DO NOTHING",
+        (scene_ids,),
     )
     await conn.execute("SELECT pg_notify(%s, 'download')", (CHANNEL,))
 

@@ -47,8 +47,8 @@ async def ingest_scenes(
                 prev = await _dependency(conn, aoi, tile, tile.previous)
                 ref = await _dependency(conn, aoi, tile, tile.reference)
             await workflow.insert_tile(conn, scene_id, tile.source_id, tile.data, prev, ref, retry_count)
-        await tasks.queue_download(conn, scene_id)
         created[scene.source_id] = scene_id
+    await tasks.queue_downloads(conn, list(created.values()))
     await workflow.refresh_aoi_status(conn, aoi)
     return created
 
