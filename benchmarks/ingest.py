@@ -42,7 +42,7 @@ from psycopg import sql
 
 from services.demo.archive import build_demo_archive
 from services.runtime import logs
-from services.stack.demo import PAYLOAD, _report_counts
+from services.stack.demo import PAYLOAD, report_counts
 from services.stack.local import StackConfig, start_stack
 
 _FINAL = ("DONE", "FAILED", "RETRY")
@@ -137,7 +137,7 @@ async def follow(client: httpx.AsyncClient, aoi: str, timeout: float) -> str:
         reply = answer.raise_for_status().json()
         status = reply["status"]
         if not reply["changed"] and status:
-            counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+            counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
             if all(
                 counts[c]["new"] + counts[c]["pending"] + counts[c]["retry"] == 0 for c in ("Scenes", "Tiles")
             ):
@@ -177,7 +177,7 @@ async def run_once(
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
             cpu_end = _cpu()
-            counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+            counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
         if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -119,11 +119,3 @@ async def wait_for_stop_signal() -> None:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-
-
-async def run_until_stopped(main: Callable[[], Awaitable[Callable[[], Awaitable[None]]]]) -> None:
-    """Runs `main()` (which starts things and returns an async stopper), waits for a stop signal, stops."""
-    stopper = await main()
-    await wait_for_stop_signal()
-    logger.info("stopping")
-    await stopper()

@@ -48,12 +48,3 @@ def from_env(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None
         if var in environ:
             values[field.name] = _convert(var, environ[var], hints[field.name])
     return cls(**values)
-
-
-def env_names(cls: type, prefix: str) -> list[tuple[str, Any]]:
-    """(variable name, default) of every setting, for --help and the README table."""
-    out = []
-    for field in dataclasses.fields(cls):
-        default = field.default if field.default is not dataclasses.MISSING else None
-        out.append((prefix + field.name.upper(), default))
-    return out

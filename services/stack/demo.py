@@ -43,7 +43,7 @@ async def register_layers(client: httpx.AsyncClient, layers: dict[str, Any]) -> 
             raise RuntimeError(f"creating instance {layer['instance']}: {answer.status_code} {answer.text}")
 
 
-def _report_counts(text: str) -> dict[str, dict[str, int]]:
+def report_counts(text: str) -> dict[str, dict[str, int]]:
     """Parses the reference's AOI text report into {"Scenes": {...}, "Tiles": {...}}."""
     counts: dict[str, dict[str, int]] = {}
     section = ""
@@ -62,7 +62,7 @@ async def wait_until_finished(client: httpx.AsyncClient, aoi: str, timeout: floa
     deadline = time.monotonic() + timeout
     last, status = None, ""
     while True:
-        counts = _report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+        counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         scenes, tiles = counts["Scenes"], counts["Tiles"]
         line = (f"  scenes {scenes['done']}/{scenes['total']} done ({scenes['pending']} pending, {scenes['failed']} failed)"
                 f" | tiles {tiles['done']}/{tiles['total']} done ({tiles['pending']} pending, {tiles['new']} waiting,"

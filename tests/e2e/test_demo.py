@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port
+from services.stack.processes import free_port
+from tests.e2e.conftest import ROOT
 
 
 @pytest.mark.e2e

@@ -32,7 +32,8 @@ import pytest
 from services.demo.archive import build_demo_archive
 from services.graph.loader import LIBRARY_DIR
 from services.runtime.embedded_pg import EmbeddedPostgres
-from tests.e2e.conftest import Service, free_port
+from services.stack.processes import free_port
+from tests.e2e.conftest import Service
 
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared"
 TOKEN = "e2e-secret"

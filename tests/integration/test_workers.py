@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import json
 import pathlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
@@ -36,6 +35,7 @@ from services.downloader.settings import DownloaderSettings
 from services.processor import worker as processor
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument
+from services.stack.processes import free_port
 from services.worker.app import WorkerApp
 
 pytestmark = pytest.mark.timeout(240)
@@ -66,6 +66,20 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], what: str, timeout:
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def aoi_final(channel: grpc.aio.Channel, aoi: str, timeout: float = 60.0) -> None:
+    """Follows the AOI status with the catalogue's long-poll until it is DONE, FAILED or RETRY."""
+    stub = catalogue_pb2_grpc.CatalogueStub(channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    known = types_pb2.STATUS_UNSPECIFIED
+    while known not in (types_pb2.STATUS_DONE, types_pb2.STATUS_FAILED, types_pb2.STATUS_RETRY):
+        if loop.time() > deadline:
+            raise AssertionError(f"AOI {aoi} still {types_pb2.Status.Name(known)} after {timeout:.0f}s")
+        request = catalogue_pb2.WaitAoiStatusRequest(aoi=aoi, known=known)
+        request.wait.FromSeconds(10)
+        known = (await stub.WaitAoiStatus(request, timeout=20)).status
 
 
 def _area(name: str, scene_graph: str, tile_graph: str, **fields: object) -> types_pb2.Area:
@@ -182,7 +196,8 @@ async def test_demo_scenes_are_downloaded_and_processed(
         response = await stub.IngestArea(catalogue_pb2.IngestAreaRequest(area=area), timeout=RPC_TIMEOUT)
         assert response.scene_count == 4
 
-        await wait_for(lambda: _all_done(channel, "DemoCopy", 4), "every scene and tile DONE")
+        await aoi_final(channel, "DemoCopy")
+        assert await _all_done(channel, "DemoCopy", 4), "every scene and tile DONE"
 
         for scene in await _scenes(channel, "DemoCopy"):
             stored = tmp_path / "storage" / "DemoCopy" / scene.source_id / "tiles" / scene.source_id
@@ -237,7 +252,8 @@ async def test_tile_graph_outputs_are_stored_indexed_and_inputs_deleted(
             running(downloader.start(_downloader_settings(tmp_path, catalogue.target, archive))),
             running(processor.start(_processor_settings(tmp_path, catalogue.target))),
         ):
-            await wait_for(lambda: _all_done(channel, "DemoBands", 1), "the scene and its tile DONE", 120)
+            await aoi_final(channel, "DemoBands", 120)
+            assert await _all_done(channel, "DemoBands", 1), "the scene and its tile DONE"
 
         (scene,) = await _scenes(channel, "DemoBands")
         folder = tmp_path / "storage" / "DemoBands" / scene.source_id / "tiles" / scene.source_id
@@ -448,18 +464,11 @@ async def _scene_done(channel: grpc.aio.Channel, scene_id: int) -> bool:
     return scene.status == types_pb2.STATUS_DONE
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_a_worker_started_before_the_catalogue_waits_for_it(
     pg_dsn: str, demo_archive: tuple[pathlib.Path, list[str]], tmp_path: pathlib.Path
 ) -> None:
     archive, _ = demo_archive
-    target = f"127.0.0.1:{_free_port()}"
+    target = f"127.0.0.1:{free_port()}"
     async with running(downloader.start(_downloader_settings(tmp_path, target, archive))) as worker:
         # Nothing listens yet: the worker backs off and keeps trying, without failing or exiting.
         settings = CatalogueSettings(database_dsn=pg_dsn, address=target, archive_path=str(archive))

@@ -28,19 +28,33 @@ async def list_aoi_tiles(conn: Conn, aoi: str, status: str | None, page: int, li
     return [codec.tile_from_row(row) for row in await cur.fetchall()]
 
 
+# Spec §5.3: a root has no previous and no reference; a leaf is nobody's previous. FAILED tiles are neither.
 _ROOT = "t.prev IS NULL AND t.ref IS NULL"
 _LEAF = "NOT EXISTS (SELECT 1 FROM tile c WHERE c.prev = t.id)"
+_LIVE_TILES_OF_AOI = "FROM tile t JOIN scene s ON s.id = t.scene_id WHERE s.aoi_id = %s AND t.status <> 'FAILED'"
 
 
 async def graph_tiles(conn: Conn, aoi: str, leaves: bool) -> list[models.Tile]:
     """Root or leaf tiles of an AOI (spec §5.3), with their scene (its `aoi` is the requested one)."""
     cur = await conn.execute(
-        f"SELECT {codec.TILE_COLUMNS}, {codec.SCENE_COLUMNS} FROM tile t JOIN scene s ON s.id = t.scene_id"
-        f" WHERE s.aoi_id = %s AND t.status <> 'FAILED' AND {_LEAF if leaves else _ROOT} ORDER BY t.id",
+        f"SELECT {codec.TILE_COLUMNS}, {codec.SCENE_COLUMNS} {_LIVE_TILES_OF_AOI}"
+        f" AND {_LEAF if leaves else _ROOT} ORDER BY t.id",
         (aoi,),
     )
     n = codec.TILE_COLUMNS.count(",") + 1
     return [codec.tile_from_row(row[:n], codec.scene_from_row(row[n:])) for row in await cur.fetchall()]
+
+
+async def root_leaf_summary(conn: Conn, aoi: str) -> tuple[int, Any, Any]:
+    """(root tile count, earliest scene date of root tiles, latest scene date of leaf tiles)."""
+    cur = await conn.execute(
+        f"SELECT count(*), min((s.data->>'date')::timestamptz) {_LIVE_TILES_OF_AOI} AND {_ROOT}", (aoi,)
+    )
+    roots = await cur.fetchone()
+    cur = await conn.execute(f"SELECT max((s.data->>'date')::timestamptz) {_LIVE_TILES_OF_AOI} AND {_LEAF}", (aoi,))
+    leaves = await cur.fetchone()
+    assert roots is not None and leaves is not None
+    return int(roots[0]), roots[1], leaves[0]
 
 
 async def create_aoi(conn: Conn, aoi: str) -> bool:

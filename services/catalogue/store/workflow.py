@@ -210,12 +210,6 @@ async def lock_aoi_of_task(conn: Conn, task_id: int) -> None:
     await conn.execute(_LOCK_AOI.format(join=join, where="k.id"), (task_id,))
 
 
-async def aoi_of_scene(conn: Conn, scene_id: int) -> str:
-    cur = await conn.execute("SELECT aoi_id FROM scene WHERE id = %s", (scene_id,))
-    row = await cur.fetchone()
-    return row[0] if row else ""
-
-
 async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> None:
     """Spec §5.8, in SQL (schema/0003_*.sql): written and notified on AOI_CHANNEL only when it changes."""
     await conn.execute("SELECT geocube_refresh_aoi_status(%s, %s)", (aoi, is_retry))
@@ -244,22 +238,3 @@ async def status_counts(conn: Conn, aoi: str) -> tuple[dict[str, int], dict[str,
     )
     tiles = {row[0]: row[1] for row in await cur.fetchall()}
     return scenes, tiles
-
-
-async def root_leaf_summary(conn: Conn, aoi: str) -> tuple[int, Any, Any]:
-    """(root tile count, earliest scene date of root tiles, latest scene date of leaf tiles)."""
-    cur = await conn.execute(
-        "SELECT count(*), min((s.data->>'date')::timestamptz) FROM tile t JOIN scene s ON s.id = t.scene_id"
-        " WHERE s.aoi_id = %s AND t.status <> 'FAILED' AND t.prev IS NULL AND t.ref IS NULL",
-        (aoi,),
-    )
-    roots = await cur.fetchone()
-    cur = await conn.execute(
-        "SELECT max((s.data->>'date')::timestamptz) FROM tile t JOIN scene s ON s.id = t.scene_id"
-        " WHERE s.aoi_id = %s AND t.status <> 'FAILED'"
-        " AND NOT EXISTS (SELECT 1 FROM tile c WHERE c.prev = t.id)",
-        (aoi,),
-    )
-    leaves = await cur.fetchone()
-    assert roots is not None and leaves is not None
-    return int(roots[0]), roots[1], leaves[0]

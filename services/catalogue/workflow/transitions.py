@@ -35,7 +35,7 @@ async def update_scene(conn: Conn, scene_id: int, requested: Status, message: st
         # A manual DONE/FAILED/RETRY: a worker still holding the download must not report over it.
         await graph.cancel_scene_task(conn, scene_id)
     if current in (Status.PENDING, Status.RETRY) and requested == Status.DONE:
-        await finish_scene(conn, scene_id)
+        await workflow.finish_scene(conn, scene_id, force=True)  # status checked just above
     elif current == Status.PENDING and requested == Status.RETRY:
         if scene.retry_countdown > 0:
             await retry_scene(conn, scene_id)
@@ -53,11 +53,6 @@ async def update_scene(conn: Conn, scene_id: int, requested: Status, message: st
         return False
     await workflow.refresh_aoi_status(conn, scene.aoi, is_retry=requested == Status.RETRY)
     return True
-
-
-async def finish_scene(conn: Conn, scene_id: int) -> None:
-    # Forced: the callers have already checked (non-forced) or bypass (forced) the current status.
-    await workflow.finish_scene(conn, scene_id, force=True)
 
 
 async def retry_scene(conn: Conn, scene_id: int) -> None:
@@ -113,7 +108,6 @@ async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str 
     return True
 
 
-
 async def retry_tile(conn: Conn, tile_id: int) -> None:
     tile = await workflow.get_tile(conn, tile_id, with_scene=False)
     assert tile is not None
@@ -161,7 +155,7 @@ async def force_scene(conn: Conn, scene_id: int, requested: Status) -> None:
     if requested != Status.PENDING:
         await graph.cancel_scene_task(conn, scene_id)
     if requested == Status.DONE:
-        await finish_scene(conn, scene_id)
+        await workflow.finish_scene(conn, scene_id, force=True)
     elif requested == Status.PENDING:
         await retry_scene(conn, scene_id)
     elif requested == Status.FAILED:
