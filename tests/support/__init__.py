@@ -1,0 +1,1 @@
+"""Real local servers and checks the tests share (HTTP, S3, COG validation)."""
