@@ -83,6 +83,10 @@ async def transitions_per_second(dsn: str, n_tiles: int) -> tuple[float, float]:
             await conn.execute("DELETE FROM task")
             cur = await conn.execute("SELECT id FROM tile ORDER BY id")
             tile_ids = [row[0] for row in await cur.fetchall()]
+            # The floor: the same rows and indexes without the workflow's triggers (the status counts of
+            # migration 0005), so the raw loop measures a bare single-row UPDATE.
+            await conn.execute("CREATE TABLE raw_tile (LIKE tile INCLUDING DEFAULTS INCLUDING INDEXES)")
+            await conn.execute("INSERT INTO raw_tile SELECT * FROM tile")
         async with pool.connection() as conn:
             # Autocommit: the DONE transition is one statement (a server-side function), hence its own
             # transaction, exactly like each UPDATE of the raw loop below.
@@ -93,7 +97,7 @@ async def transitions_per_second(dsn: str, n_tiles: int) -> tuple[float, float]:
             store = len(tile_ids) / (time.perf_counter() - started)
             started = time.perf_counter()
             for tile_id in tile_ids:  # the floor: one UPDATE per autocommit transaction
-                await conn.execute("UPDATE tile SET status = 'PENDING' WHERE id = %s", (tile_id,))
+                await conn.execute("UPDATE raw_tile SET status = 'DONE' WHERE id = %s", (tile_id,))
             raw = len(tile_ids) / (time.perf_counter() - started)
     return store, raw
 

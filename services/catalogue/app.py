@@ -24,6 +24,7 @@ from protos.ingester.v1 import (
 from services.catalogue import migrations
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
+from services.catalogue.search import sources as scene_sources
 from services.catalogue.search.archive_source import ArchiveSource
 from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
@@ -71,15 +72,15 @@ class CatalogueApp:
 def build_sources(
     settings: CatalogueSettings,
 ) -> tuple[dict[products.Constellation, list[SceneSource]], LocalArchive | None]:
-    sources: dict[products.Constellation, list[SceneSource]] = {}
+    """Fallback chains per constellation (GEOCUBE_CATALOGUE_SCENE_SOURCES, see search/sources.py); with
+    nothing configured the local archive serves every constellation."""
     archive = None
+    archive_source = None
     if settings.archive_path:
         archive = LocalArchive(pathlib.Path(settings.archive_path))
         archive.scan()
-        source = ArchiveSource(archive)
-        for constellation in products.Constellation:
-            sources.setdefault(constellation, []).append(source)
-    return sources, archive
+        archive_source = ArchiveSource(archive)
+    return scene_sources.build(settings, archive_source), archive
 
 
 def database_errors(exc: Exception) -> IngesterError | None:

@@ -16,6 +16,30 @@ class CatalogueSettings:
     address: str = "127.0.0.1:50051"
     # Folder of products served by the local archive scene source ("" = none).
     archive_path: str = ""
+    # Scene sources per constellation in fallback order, e.g.
+    # "sentinel1=cdse,archive;sentinel2=cdse,stac;landsat89=usgs-stac" (names: archive, cdse, stac,
+    # usgs-stac). Empty: the archive serves everything; a constellation left out keeps the archive.
+    # See docs/sources.md.
+    scene_sources: str = ""
+    # Copernicus Data Space OData catalogue (searched) and download service (`metadata.download_link`).
+    cdse_odata_url: str = "https://catalogue.dataspace.copernicus.eu/odata/v1"
+    cdse_download_url: str = "https://download.dataspace.copernicus.eu/odata/v1"
+    # The "stac" source: any STAC API, and its collection per constellation ("sentinel2=<id>;…").
+    stac_url: str = "https://earth-search.aws.element84.com/v1"
+    stac_collections: str = "sentinel2=sentinel-2-l1c"
+    # The "usgs-stac" source: Landsat 8/9 Collection 2 Level-1, queried as the reference does.
+    usgs_stac_url: str = "https://landsatlook.usgs.gov/stac-server"
+    usgs_stac_collection: str = "landsat-c2l1"
+    # Remote sources: seconds per request, retries of network errors/429/5xx (back-off 0, b, 3b, 7b s),
+    # page size asked for, and the most scenes a search with limit 0 may return.
+    source_timeout: float = 30.0
+    source_retries: int = 3
+    source_backoff: float = 1.0
+    source_page_size: int = 500
+    source_max_scenes: int = 10000
+    # Optional bearer tokens sent to the CDSE catalogue / the "stac" source; never logged (repr=False).
+    cdse_token: str = dataclasses.field(default="", repr=False)
+    stac_token: str = dataclasses.field(default="", repr=False)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

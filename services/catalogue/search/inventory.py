@@ -109,8 +109,10 @@ class SceneInventory:
             except InvalidArgument:
                 raise
             except Exception as exc:  # noqa: BLE001 — a source down: try the next one, report them all if none answers
-                logger.warning("scene source %s failed: %s", type(source).__name__, exc)
-                failures.append(f"{type(source).__name__}: {exc}")
+                name = getattr(source, "name", type(source).__name__)
+                logger.warning("scene source %s failed: %s", name, exc)
+                # Remote sources already name themselves in their messages.
+                failures.append(str(exc) if str(exc).startswith(f"{name}:") else f"{name}: {exc}")
         else:
             raise Unavailable("ScenesInventory: " + "\n ".join(failures))
         geometry = area_geometry(area)
