@@ -64,3 +64,12 @@ def pg_dsn(pg_server: str, pg_template: str) -> Iterator[str]:
     yield _with_db(pg_server, name)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[object]:
+    """moto's S3 server on 127.0.0.1 (a free port) for the session: `support.s3server.S3Endpoint`."""
+    from support import s3server  # imported here: only sessions that use it pay for moto
+
+    with s3server.running_s3_server() as endpoint:
+        yield endpoint

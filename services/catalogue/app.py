@@ -21,7 +21,8 @@ from protos.ingester.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from services.catalogue import migrations
+from services.catalogue import migrations, tiling
+from services.catalogue.bursts.annotations import RemoteAccess
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
 from services.catalogue.search import sources as scene_sources
@@ -29,13 +30,14 @@ from services.catalogue.search.archive_source import ArchiveSource
 from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
 from services.catalogue.servicer import CatalogueServicer
-from services.catalogue.settings import CatalogueSettings
+from services.catalogue.settings import PREFIX, CatalogueSettings
 from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
+from services.storage.config import ObjectStoreConfig
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ def database_errors(exc: Exception) -> IngesterError | None:
 
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
+    ObjectStoreConfig.from_settings(settings).check(PREFIX)
     if not settings.database_dsn:
         raise InvalidArgument(
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
@@ -115,7 +118,11 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     sources, archive = build_sources(settings)
     queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
     inventory = SceneInventory(sources)
-    catalogue = CatalogueServicer(pool, inventory, Ingestion(pool, inventory), notifier)
+    tiler = tiling.Tiler(
+        settings.annotations_urls,
+        RemoteAccess(ObjectStoreConfig.from_settings(settings), settings.annotations_bearer_token),
+    )
+    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler), notifier)
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)

@@ -95,15 +95,18 @@ async def ingested_tiles(pool: AsyncConnectionPool[Any], aoi: str) -> list[Inges
     """The AOI's root and leaf tiles (not FAILED): new Sentinel-1 dates chain onto leaves and point at roots
     (spec §3.3 step 6). A tile both root and leaf appears once."""
     async with pool.connection() as conn:
-        tiles = await graph.graph_tiles(conn, aoi, leaves=False) + await graph.graph_tiles(conn, aoi, leaves=True)
+        tiles = await graph.graph_tiles(conn, aoi, leaves=False) + await graph.graph_tiles(
+            conn, aoi, leaves=True
+        )
     unique = {t.id: t for t in tiles}
     return [IngestedTile(t.source_id, t.scene.source_id, t.scene.data.date) for t in unique.values()]
 
 
 class Ingestion:
-    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory):
+    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, tiler: tiling.Tiler):
         self._pool = pool
         self._inventory = inventory
+        self._tiler = tiler
 
     async def ingest(
         self,
@@ -119,7 +122,7 @@ class Ingestion:
             if scenes is None:
                 scenes, _ = await asyncio.to_thread(self._inventory.search, area)
             tiled = await asyncio.to_thread(
-                tiling.list_tiles, area, scenes, existing=await ingested_tiles(self._pool, area.name)
+                self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
             )
         todo = [s for s in tiled if s.tiles]
         async with self._pool.connection() as conn, conn.transaction():

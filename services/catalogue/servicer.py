@@ -24,9 +24,10 @@ _MAX_WAIT = 60.0  # seconds; a longer long-poll would outlive common proxy idle 
 
 
 class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
-    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, ingestion: Ingestion,
-                 notifier: TaskNotifier):
+    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, tiler: tiling.Tiler,
+                 ingestion: Ingestion, notifier: TaskNotifier):
         self._pool = pool
+        self._tiler = tiler
         self._notifier = notifier
         self._inventory = inventory
         self._ingestion = ingestion
@@ -48,7 +49,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
         given = [pc.catalog_scene_from_proto(s) for s in request.scenes]
         # Burst tiling reads and parses annotation files: keep the event loop free.
         existing = await ingested_tiles(self._pool, area.name)
-        scenes = await asyncio.to_thread(tiling.list_tiles, area, given, existing=existing)
+        scenes = await asyncio.to_thread(self._tiler, area, given, existing)
         return catalogue_pb2.ListTilesResponse(scenes=[pc.catalog_scene_to_proto(s) for s in scenes])
 
     async def IngestArea(

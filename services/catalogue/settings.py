@@ -40,6 +40,21 @@ class CatalogueSettings:
     # Optional bearer tokens sent to the CDSE catalogue / the "stac" source; never logged (repr=False).
     cdse_token: str = dataclasses.field(default="", repr=False)
     stac_token: str = dataclasses.field(default="", repr=False)
+    # Sentinel-1 burst tiling: annotation URL patterns tried before each payload's `annotations_urls`
+    # (the reference's --annotations-urls), comma-separated: paths, file://, http(s)://, s3://, gs:// with
+    # {SCENE}, {YEAR}… placeholders, e.g. "s3://s1-archive/{YEAR}/{MONTH}/{SCENE}.SAFE.zip".
+    annotations_urls: tuple[str, ...] = ()
+    # Bearer token sent to http(s):// annotation places; never logged.
+    annotations_bearer_token: str = dataclasses.field(default="", repr=False)
+    # Object stores holding annotations (same meaning as the workers' settings, see docs/storage.md).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_addressing_style: str = ""
+    s3_access_key_id: str = dataclasses.field(default="", repr=False)
+    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
+    gs_endpoint_url: str = ""
+    gs_hmac_access_key_id: str = dataclasses.field(default="", repr=False)
+    gs_hmac_secret: str = dataclasses.field(default="", repr=False)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

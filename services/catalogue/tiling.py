@@ -4,15 +4,17 @@ processed burst by burst gets one tile per burst in the AOI (services/catalogue/
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from services.catalogue.bursts import inventory
+from services.catalogue.bursts.annotations import RemoteAccess
 from services.catalogue.bursts.inventory import IngestedTile
 from services.domain import models, products
 
 COPY_PRODUCT = "CopyProductToStorage"
 
-__all__ = ["COPY_PRODUCT", "IngestedTile", "list_tiles"]
+__all__ = ["COPY_PRODUCT", "IngestedTile", "Tiler", "list_tiles"]
 
 
 def list_tiles(
@@ -20,10 +22,12 @@ def list_tiles(
     scenes: list[models.CatalogScene],
     annotation_urls: Sequence[str] = (),
     existing: Sequence[IngestedTile] = (),
+    access: RemoteAccess | None = None,
 ) -> list[models.CatalogScene]:
     """`annotation_urls`: patterns tried before the payload's `annotations_urls` (the reference's service
     flag `--annotations-urls`). `existing`: the AOI's root and leaf tiles that are not FAILED, so new
-    bursts chain onto them. Both only matter for Sentinel-1 burst tiling."""
+    bursts chain onto them. `access`: how remote annotation places are reached. Only Sentinel-1 burst
+    tiling uses the last three."""
     bursts = [s for s in scenes if _is_burst_scene(area, s)]
     whole = [s for s in scenes if not _is_burst_scene(area, s)]
     for scene in whole:
@@ -39,9 +43,23 @@ def list_tiles(
     if not bursts:
         return scenes
     urls = [*annotation_urls, *area.annotations_urls]
-    tiled = {id(s) for s in inventory.burst_inventory(area, bursts, urls, existing)}
+    tiled = {id(s) for s in inventory.burst_inventory(area, bursts, urls, existing, access)}
     # Scenes without any burst in the AOI are dropped (the reference's in-place filter duplicated others).
     return [s for s in scenes if id(s) in tiled or not _is_burst_scene(area, s)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiler:
+    """`list_tiles` with the catalogue's own settings: its annotation URL patterns (tried before the
+    payload's) and the credentials of remote annotation places."""
+
+    annotation_urls: tuple[str, ...] = ()
+    access: RemoteAccess | None = None
+
+    def __call__(
+        self, area: models.Area, scenes: list[models.CatalogScene], existing: Sequence[IngestedTile] = ()
+    ) -> list[models.CatalogScene]:
+        return list_tiles(area, scenes, self.annotation_urls, existing, self.access)
 
 
 def _is_burst_scene(area: models.Area, scene: models.CatalogScene) -> bool:

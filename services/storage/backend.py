@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 from typing import Protocol
 
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import InvalidArgument, PermissionDenied
 
 
 class Storage(Protocol):
@@ -39,3 +39,11 @@ def check_key(key: str) -> str:
     if any(part in ("", ".", "..") for part in key.split("/")):
         raise InvalidArgument("key", f"invalid storage key {key!r}")
     return key
+
+
+class StorageAccessDenied(PermissionDenied):
+    """The store refused our credentials or has none for us: retrying cannot help (spec §7.3 "fatal").
+
+    Messages name the bucket or URL and never the credentials."""
+
+    fatal = True

@@ -9,6 +9,7 @@ import socket
 from typing import ClassVar
 
 from services.runtime.errors import InvalidArgument
+from services.storage.config import ObjectStoreConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,8 +20,22 @@ class WorkerSettings:
     catalogue_address: str = ""
     # The worker's own gRPC server (GetStatus, health, reflection); port 0 picks a free one.
     address: str = "127.0.0.1:0"
-    # Default storage root (absolute path or file:// URI); a scene's data.storage_uri overrides it. Required.
+    # Default storage root (absolute path, file://, s3://bucket[/prefix] or gs://bucket[/prefix]); a scene's
+    # data.storage_uri overrides it. Required.
     storage_uri: str = ""
+    # Object stores (docs/storage.md). s3://: endpoint ("" = AWS), region and addressing style (path,
+    # virtual, auto); keys "" = the standard AWS chain (AWS_* variables, profiles, instance roles).
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_addressing_style: str = ""
+    s3_access_key_id: str = dataclasses.field(default="", repr=False)
+    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
+    # gs:// through Google's S3-interoperable XML API: an HMAC key ("" = anonymous, public buckets only).
+    gs_endpoint_url: str = ""
+    gs_hmac_access_key_id: str = dataclasses.field(default="", repr=False)
+    gs_hmac_secret: str = dataclasses.field(default="", repr=False)
+    # Bytes above which an upload to s3:// or gs:// is a multipart upload (at least 5 MiB).
+    storage_multipart_threshold: int = 64 * 1024 * 1024
     # Parent of the per-task working directories; "" = a temporary folder removed at stop.
     workdir: str = ""
     # Tasks run at the same time by this process.
@@ -43,11 +58,19 @@ class WorkerSettings:
                 self.PREFIX + "CATALOGUE_ADDRESS", "required: host:port of the catalogue's gRPC server"
             )
         if not self.storage_uri.strip():
-            raise InvalidArgument(self.PREFIX + "STORAGE_URI", "required: absolute path or file:// URI")
+            raise InvalidArgument(
+                self.PREFIX + "STORAGE_URI",
+                "required: absolute path, file://, s3://bucket[/prefix] or gs://bucket[/prefix] URI",
+            )
+        self.object_store().check(self.PREFIX)
         if self.concurrency < 1:
             raise InvalidArgument(self.PREFIX + "CONCURRENCY", f"must be at least 1, got {self.concurrency}")
         if self.lease_wait_seconds < 0:
             raise InvalidArgument(self.PREFIX + "LEASE_WAIT_SECONDS", "must not be negative")
+
+    def object_store(self) -> ObjectStoreConfig:
+        """The object-store settings `open_storage` takes."""
+        return ObjectStoreConfig.from_settings(self)
 
     def resolved_worker_id(self) -> str:
         return self.worker_id or f"{socket.gethostname()}-{os.getpid()}"

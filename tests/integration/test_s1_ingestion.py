@@ -58,3 +58,48 @@ async def test_bursts_listed_then_chained_in_the_workflow(stubs) -> None:  # typ
     )
     assert len(again.scenes[0].tiles) == 27
     assert all(t.previous.scene_id == OLD for t in again.scenes[0].tiles)
+
+
+async def test_catalogue_annotation_urls_setting_reads_zips_over_http(pg_dsn, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The catalogue's own patterns (GEOCUBE_CATALOGUE_ANNOTATIONS_URLS, the reference's --annotations-urls)
+    serve payloads that name none; zips come over HTTP with Range requests and the bearer token of the
+    settings."""
+    import zipfile
+
+    import grpc
+
+    from protos.ingester.v1 import catalogue_pb2_grpc
+    from services.catalogue import app
+    from services.catalogue.settings import CatalogueSettings
+    from tests.support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
+
+    zips = {}
+    for scene in (OLD, NEW):
+        path = tmp_path / f"{scene}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for xml in sorted((FIXTURES / f"{scene}.SAFE").glob("annotation/*.xml")):
+                archive.write(xml, f"{scene}.SAFE/annotation/{xml.name}")
+        zips[f"/s1/{scene}.zip"] = path.read_bytes()
+
+    def handler(request: Request) -> Response:
+        if request.headers.get("authorization") != "Bearer t0ken":
+            return Response(401)
+        data = zips.get(request.path)
+        return serve_bytes(request, data) if data else Response(404)
+
+    area = _area()
+    del area.annotations_urls[:]
+    with LocalHTTPServer(handler) as server:
+        running = await app.start(CatalogueSettings(
+            database_dsn=pg_dsn, address="127.0.0.1:0", annotations_bearer_token="t0ken",
+            annotations_urls=(server.url + "/s1/{SCENE}.zip",),
+        ))  # fmt: skip
+        try:
+            async with grpc.aio.insecure_channel(running.target) as channel:
+                listed = await catalogue_pb2_grpc.CatalogueStub(channel).ListTiles(
+                    catalogue_pb2.ListTilesRequest(area=area, scenes=[_scene(OLD), _scene(NEW)]), timeout=60
+                )
+        finally:
+            await running.stop(grace=0.5)
+    assert [len(s.tiles) for s in listed.scenes] == [27, 27]
+    assert {r.path for r in server.requests} == set(zips)

@@ -184,16 +184,14 @@ def test_first_pattern_that_answers_wins_and_errors_name_every_place(tmp_path):
 
 
 def test_unsupported_schemes_and_relative_paths_are_invalid():
-    with pytest.raises(InvalidArgument, match=r"gs://bucket/2025/S1A.*\(not supported yet: gs\)"):
-        annotations.read_annotations(OLD, "aoi", ["gs://bucket/{YEAR}/{SCENE}.zip"])
-    with pytest.raises(InvalidArgument, match="not supported yet: https"):
-        annotations.read_annotations(OLD, "aoi", ["https://host/{SCENE}.zip"])
+    with pytest.raises(InvalidArgument, match=r"ftp://host/2025/S1A.*\(unsupported scheme 'ftp'"):
+        annotations.read_annotations(OLD, "aoi", ["ftp://host/{YEAR}/{SCENE}.zip"])
     with pytest.raises(InvalidArgument, match="not an absolute path"):
         annotations.read_annotations(OLD, "aoi", ["data/{SCENE}.zip"])
     with pytest.raises(InvalidArgument, match="at least one annotations URL"):
         annotations.read_annotations(OLD, "aoi", [])
-    # A later pattern that answers still wins over an unsupported one.
-    assert annotations.read_annotations(OLD, "aoi", ["s3://b/{SCENE}.zip", FOLDER]).files
+    # A later pattern that answers still wins over an unusable one.
+    assert annotations.read_annotations(OLD, "aoi", ["ftp://b/{SCENE}.zip", FOLDER]).files
 
 
 def test_corrupt_annotation_names_the_scene_and_file(tmp_path):

@@ -35,8 +35,8 @@ def test_open_storage_plain_path_and_file_uri(tmp_path: pathlib.Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "needle"),
     [
-        ("s3://bucket/prefix", "'s3'"),
-        ("gs://bucket", "'gs'"),
+        ("ftp://host/prefix", "'ftp'"),
+        ("gs://", "no bucket"),
         ("https://example.com/x", "'https'"),
         ("relative/path", "absolute"),
         ("", "absolute"),

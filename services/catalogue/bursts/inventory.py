@@ -9,6 +9,7 @@ rounds differently on two dates and cannot chain a burst to its neighbour. Tile 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import itertools
@@ -28,6 +29,8 @@ AOI_BUFFER_DEGREES = 0.05
 _QUAD_SEGS = 8
 # The reference warns past this gap (its text says "6 days", a leftover of the S1A+S1B era).
 _GAP_WARNING = dt.timedelta(days=7)
+# Scenes whose annotations are fetched at the same time (remote places are latency-bound).
+_READERS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +58,22 @@ def burst_inventory(
     scenes: Sequence[models.CatalogScene],
     annotation_urls: Sequence[str],
     existing: Sequence[IngestedTile] = (),
+    access: annotations.RemoteAccess | None = None,
 ) -> list[models.CatalogScene]:
     """Scenes with their burst tiles (scenes without any burst in the AOI are dropped; the given list is
     not modified), each tile linked to its previous and reference tiles."""
     aoi = _buffered_aoi(area.geometry_wkt)
     kept = []
     nodes: list[_Node] = []
-    for scene in scenes:
-        for tile, burst in _scene_tiles(area, scene, annotation_urls, aoi):
+
+    def read(scene: models.CatalogScene) -> annotations.AnnotationFiles:
+        return annotations.read_annotations(scene.source_id, scene.aoi or area.name, annotation_urls, access)
+
+    # Fetching is I/O (remote places cost round trips): scenes are read concurrently, parsed in order.
+    with concurrent.futures.ThreadPoolExecutor(_READERS) as pool:
+        found = list(pool.map(read, scenes))
+    for scene, files in zip(scenes, found, strict=True):
+        for tile, burst in _scene_tiles(area, scene, files, aoi):
             track = tile.source_id.split("_", 1)[0]
             nodes.append(_Node(track, burst.swath, burst.burst_id, tile.date,
                                models.TileRef(tile.source_id, tile.scene_id, tile.date), tile))  # fmt: skip
@@ -87,9 +98,8 @@ def _buffered_aoi(wkt: str) -> shapely.Geometry:
 
 
 def _scene_tiles(
-    area: models.Area, scene: models.CatalogScene, annotation_urls: Sequence[str], aoi: shapely.Geometry
+    area: models.Area, scene: models.CatalogScene, found: annotations.AnnotationFiles, aoi: shapely.Geometry
 ) -> list[tuple[models.CatalogTile, parse.Burst]]:
-    found = annotations.read_annotations(scene.source_id, scene.aoi or area.name, annotation_urls)
     tag_orbit = scene.tags.get("relativeOrbit", "")
     seen: set[int] = set()
     result = []
