@@ -13,6 +13,14 @@ from typing import Any
 
 ZERO_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
+# Keys of SceneAttrs.metadata that catalogue sources fill and download providers read (spec §1.4, §3.2).
+METADATA_UUID = "uuid"  # the product Id (Copernicus OData, Creodias)
+METADATA_DOWNLOAD_LINK = "download_link"
+# Known checksums: {"md5": hex, "blake3": hex, …} (algorithm names as the catalogue lists them, any
+# case), {"multihash": hex} (STAC file:checksum) or the OData list [{"Algorithm", "Value"}, …].
+METADATA_CHECKSUMS = "checksum"
+METADATA_SIZE = "size"  # bytes of the product as downloaded (OData ContentLength)
+
 
 class Status(str, enum.Enum):
     NEW = "NEW"

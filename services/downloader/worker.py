@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import grpc
@@ -21,10 +21,11 @@ from protos.ingester.v1 import downloader_pb2, downloader_pb2_grpc, tasks_pb2, t
 from services import graph as graph_engine
 from services.domain.models import Scene, Status, Tile, TileAttrs
 from services.downloader import passthrough
+from services.downloader.providers.product import ProductRequest, Progress
 from services.downloader.settings import DownloaderSettings
 from services.graph.model import Action
-from services.runtime.errors import InvalidArgument
-from services.storage import layers, naming, open_storage
+from services.runtime.errors import InvalidArgument, NotFound
+from services.storage import ObjectStoreConfig, layers, naming, open_storage
 from services.storage.backend import Storage
 from services.worker import convert
 from services.worker.app import WorkerApp, start_worker
@@ -40,15 +41,30 @@ SERVICE_NAME = downloader_pb2.DESCRIPTOR.services_by_name["Downloader"].full_nam
 class Provider(Protocol):
     """Fetches a product into a working directory (unarchived); raises when it cannot."""
 
-    def fetch(self, scene_source_id: str, workdir: pathlib.Path) -> Any: ...
+    def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> Any: ...
 
 
-async def _call_provider(provider: Provider, source_id: str, workdir: pathlib.Path) -> None:
-    # Providers may be synchronous (local copies, unzipping: run in a thread) or natively async (HTTP).
+async def _call_provider(provider: Provider, product: ProductRequest, workdir: pathlib.Path) -> None:
+    # Providers may be synchronous (downloads, copies, unzipping: run in a thread) or natively async.
     if inspect.iscoroutinefunction(provider.fetch):
-        await provider.fetch(source_id, workdir)
-    else:
-        await asyncio.to_thread(provider.fetch, source_id, workdir)
+        await provider.fetch(product, workdir)
+        return
+    try:
+        await asyncio.to_thread(provider.fetch, product, workdir)
+    except asyncio.CancelledError:
+        # The thread cannot be cancelled: tell it, so that a transfer or a Retry-After wait stops now.
+        product.cancel.set()
+        raise
+
+
+def _provider_name(provider: Provider) -> str:
+    return str(getattr(provider, "name", type(provider).__name__))
+
+
+def _progress_reporter(context: TaskContext) -> Callable[[Progress], None]:
+    """Progress from a provider's thread, handed to the status board on the event loop."""
+    loop = asyncio.get_running_loop()
+    return lambda progress: loop.call_soon_threadsafe(context.progress, progress.text())
 
 
 def _graph_error(name: str, exc: BaseException) -> JobError:
@@ -61,11 +77,18 @@ def _graph_error(name: str, exc: BaseException) -> JobError:
 class DownloadJob:
     """Runs one download task; callable as the lease loop's handler."""
 
-    def __init__(self, providers: Sequence[Provider], storage_uri: str, graph_path: Sequence[pathlib.Path]):
+    def __init__(
+        self,
+        providers: Sequence[Provider],
+        storage_uri: str,
+        graph_path: Sequence[pathlib.Path],
+        object_store: ObjectStoreConfig | None = None,
+    ):
         if not providers:
             raise InvalidArgument("providers", "no image providers defined")
         self._providers = list(providers)
         self._storage_uri = storage_uri
+        self._object_store = object_store
         self._graph_path = list(graph_path)
 
     async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
@@ -87,14 +110,14 @@ class DownloadJob:
         workdir = context.workdir
         storage_uri = scene.data.storage_uri or self._storage_uri
         try:
-            storage = await asyncio.to_thread(open_storage, storage_uri)
+            storage = await asyncio.to_thread(open_storage, storage_uri, self._object_store)
         except Exception as exc:
             raise wrap(f"ProcessScene.Storage[{storage_uri}]: ", exc) from exc
 
         if await self.store_archive_as_is(scene, storage, context):
             return
         context.progress("fetching the product")
-        await self.fetch_product(scene.source_id, workdir)
+        await self.fetch_product(scene, workdir, context)
 
         # All tiles share the working directory and the product fetched once.
         for number, (tile_id, mapping) in enumerate(scene.data.tiles.items(), start=1):
@@ -134,18 +157,28 @@ class DownloadJob:
             logger.info("stored %s (archive as is)", uri, extra={"aoi": scene.aoi, "scene_id": scene.id})
         return True
 
-    async def fetch_product(self, source_id: str, workdir: pathlib.Path) -> None:
+    async def fetch_product(
+        self, scene: Scene, workdir: pathlib.Path, context: TaskContext | None = None
+    ) -> None:
         """Tries the providers in order and stops at the first success (spec §8.2)."""
+        report = _progress_reporter(context) if context is not None else None
         failures: list[BaseException] = []
         for provider in self._providers:
+            if context is not None:
+                context.progress(f"fetching the product via {_provider_name(provider)}")
             try:
-                await _call_provider(provider, source_id, workdir)
+                await _call_provider(provider, ProductRequest.from_scene(scene, on_progress=report), workdir)
                 return
             except Exception as exc:  # noqa: BLE001 - the next provider may succeed
                 # Debug only: the merged errors of every provider are reported (and logged) with the job.
-                logger.debug("provider %s: %s", type(provider).__name__, exc)
+                logger.debug("provider %s: %s", _provider_name(provider), exc)
                 failures.append(exc)
-        raise wrap("ProcessScene.ImageProviders.", merge_alternatives(failures))
+        merged = merge_alternatives(failures)
+        if all(isinstance(exc, NotFound) for exc in failures):
+            names = ", ".join(_provider_name(provider) for provider in self._providers)
+            # Last, so that the text still starts as the reference's does (operators search for it).
+            merged = JobError(f"{merged.message}\n product not found by any provider ({names})")
+        raise wrap("ProcessScene.ImageProviders.", merged)
 
     async def process_tile(
         self, scene: Scene, tile: Tile, storage: Storage, workdir: pathlib.Path, context: TaskContext
@@ -192,21 +225,20 @@ def _register_status(server: grpc.aio.Server, board: StatusBoard) -> None:
 
 
 def build_providers(settings: DownloaderSettings) -> list[Provider]:
-    """The configured providers in the reference's order (spec §8.2): only the local archive for now."""
-    from services.downloader.providers.local import LocalProvider
+    """The configured providers in the reference's order (spec §8.2; docs/providers.md)."""
+    from services.downloader.providers import configure
 
-    providers: list[Provider] = []
-    if settings.local_path:
-        providers.append(LocalProvider(pathlib.Path(settings.local_path)))
-    return providers
+    return list(configure.build(settings))
 
 
 async def start(settings: DownloaderSettings) -> WorkerApp:
     """Checks the settings, serves Downloader.GetStatus (+ health, reflection) and starts leasing."""
     settings.check()
     # Fail at start, not on the first task, when the default storage is unusable.
-    await asyncio.to_thread(open_storage, settings.storage_uri)
-    job = DownloadJob(build_providers(settings), settings.storage_uri, settings.graph_folders())
+    await asyncio.to_thread(open_storage, settings.storage_uri, settings.object_store())
+    job = DownloadJob(
+        build_providers(settings), settings.storage_uri, settings.graph_folders(), settings.object_store()
+    )
     return await start_worker(
         settings,
         kind=tasks_pb2.TASK_KIND_DOWNLOAD,

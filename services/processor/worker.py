@@ -24,7 +24,7 @@ from services.graph.model import Action, OutFile
 from services.processor.indexing import Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import layers, naming, open_storage
+from services.storage import ObjectStoreConfig, layers, naming, open_storage
 from services.storage.backend import Storage
 from services.worker import convert
 from services.worker.app import WorkerApp, start_worker
@@ -79,8 +79,15 @@ class InputDeletions:
 class ProcessJob:
     """Runs one processing task; callable as the lease loop's handler."""
 
-    def __init__(self, storage_uri: str, graph_path: Sequence[pathlib.Path], indexer: Indexer):
+    def __init__(
+        self,
+        storage_uri: str,
+        graph_path: Sequence[pathlib.Path],
+        indexer: Indexer,
+        object_store: ObjectStoreConfig | None = None,
+    ):
         self._storage_uri = storage_uri
+        self._object_store = object_store
         self._graph_path = list(graph_path)
         self._indexer = indexer
 
@@ -110,7 +117,7 @@ class ProcessJob:
         prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
         storage_uri = tile.scene.data.storage_uri or self._storage_uri
         try:
-            storage = await asyncio.to_thread(open_storage, storage_uri)
+            storage = await asyncio.to_thread(open_storage, storage_uri, self._object_store)
         except Exception as exc:
             raise wrap(f"{prefix}Storage[{storage_uri}]: ", exc) from exc
         try:
@@ -210,12 +217,13 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
     """Checks the settings, serves Processor.GetStatus (+ health, reflection) and starts leasing."""
     settings.check()
     # Fail at start, not on the first task, when the default storage is unusable.
-    await asyncio.to_thread(open_storage, settings.storage_uri)
+    await asyncio.to_thread(open_storage, settings.storage_uri, settings.object_store())
     graph_path = settings.graph_folders()
 
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
         # The registry is served by the catalogue: indexing shares the channel the tasks come from.
-        return ProcessJob(settings.storage_uri, graph_path, Indexer(channel, settings.index_retry_seconds))
+        indexer = Indexer(channel, settings.index_retry_seconds)
+        return ProcessJob(settings.storage_uri, graph_path, indexer, settings.object_store())
 
     return await start_worker(
         settings,

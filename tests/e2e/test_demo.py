@@ -25,6 +25,6 @@ def test_demo_command_completes_on_embedded_postgres(tmp_path: pathlib.Path) -> 
     assert "every scene and tile is DONE" in result.stdout
     assert "24 datasets indexed" in result.stdout  # 2 scenes x 12 bands
     storage = tmp_path / "var" / "storage" / "DenmarkDemoS2"
-    assert len(list(storage.glob("*/tiles/*/*_B??.jp2"))) == 24
+    assert len(list(storage.glob("*/tiles/*/*_B??.tif"))) == 24
     # ExtractS2Bands deletes the downloaded product once its bands are indexed.
     assert not list(storage.glob("*/tiles/*/*.zip"))

@@ -245,7 +245,7 @@ class Stack:
             records = conn.execute("SELECT count(*) FROM record").fetchone()
         stored = sorted(self.storage.glob(f"{AOI}/*/tiles/*/*"))
         assert len(stored) == BANDS * self.scenes, [str(p) for p in stored]
-        assert all(p.name.endswith(".jp2") for p in stored)  # the products were deleted once indexed
+        assert all(p.name.endswith(".tif") for p in stored)  # the products were deleted once indexed
         assert len(datasets) == len(set(datasets)) == BANDS * self.scenes
         assert sorted(uri.rsplit("/", 1)[-1] for _, _, uri in datasets) == sorted(p.name for p in stored)
         assert records == (self.scenes,)

@@ -85,7 +85,7 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
         # The processor deletes a tile's inputs just after its DONE report is accepted.
         processor.wait_for(rf"deleted input \S*{source_id} __product__", timeout=10)
         tile_dir = storage / "DenmarkDemoS2" / source_id / "tiles" / source_id
-        assert len(list(tile_dir.glob("*_B??.jp2"))) == 12
+        assert len(list(tile_dir.glob("*_B??.tif"))) == 12
         assert not (tile_dir / f"{source_id}.zip").exists()  # the product is deleted once indexed
     # The fixture's tile graph (library/graph/ExtractS2Bands.json) indexes 12 bands per scene.
     assert len(datasets) == 12 * len(ids)

@@ -259,7 +259,7 @@ async def test_tile_graph_outputs_are_stored_indexed_and_inputs_deleted(
         folder = tmp_path / "storage" / "DemoBands" / scene.source_id / "tiles" / scene.source_id
         stored = sorted(path.name for path in folder.iterdir())
         date = scene.data.date.ToDatetime().strftime("%Y%m%d")
-        assert stored == [f"{date}_{scene.source_id}_{band}.jp2" for band in BANDS]  # the product zip deleted
+        assert stored == [f"{date}_{scene.source_id}_{band}.tif" for band in BANDS]  # the product zip deleted
 
         registry = registry_pb2_grpc.RegistryStub(channel)
         datasets = (

@@ -73,9 +73,12 @@ class LocalHTTPServer:
         self._server.server_close()
         self._thread.join()
 
-    def _record(self, request: Request, sent: int) -> None:
+    def _record(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _count(self, sent: int) -> None:
+        with self._lock:
             self.bytes_sent += sent
 
     def _request_handler_class(self) -> type[http.server.BaseHTTPRequestHandler]:
@@ -97,9 +100,10 @@ class LocalHTTPServer:
                     headers={name.lower(): value for name, value in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
                 )
+                # Recorded before answering: a client's next request cannot be listed before this one.
+                owner._record(request)
                 response = owner.handler(request)
-                sent = self._send(request, response)
-                owner._record(request, sent)
+                owner._count(self._send(request, response))
 
             def _send(self, request: Request, response: Response) -> int:
                 chunks = _chunks(response.body)

@@ -78,7 +78,8 @@ def test_extract_s2_bands(tmp_path: pathlib.Path, case: str) -> None:
             sys.executable,
             str(LIBRARY_DIR / "python" / "extract_s2.py"),
             f"--workdir={tmp_path.resolve()}",
-            f"--pattern-out=20220104_{scene_id}_*.jp2",
+            f"--pattern-out=20220104_{scene_id}_*.tif",
+            "--compress=DEFLATE",
         ]
     ]
     assert [(t.source_id, f.layer, f.extension) for t, f in input_files(graph, tiles)] == [

@@ -410,27 +410,31 @@ async def test_dformat_out(tmp_path: pathlib.Path, workdir: pathlib.Path) -> Non
         assert result.out_files == []  # nothing of this graph is selected on failure
 
 
+def write_band(path: pathlib.Path, value: int) -> None:
+    """A small JPEG 2000 band, lossless so that the pixel values tell which band a file came from."""
+    with rasterio.open(
+        path,
+        "w",
+        driver="JP2OpenJPEG",
+        width=16,
+        height=16,
+        count=1,
+        dtype="uint16",
+        crs="EPSG:32632",
+        transform=Affine(60, 0, 600000, 0, -60, 6300000),
+        REVERSIBLE="YES",
+        QUALITY=100,
+    ) as dst:
+        dst.write(np.full((1, 16, 16), value, dtype="uint16"))
+
+
 async def test_extract_s2_bands_for_real(tmp_path: pathlib.Path, workdir: pathlib.Path) -> None:
     scene_id = "S2A_MSIL1C_20220104T103421_N0301_R108_T32VNH_20220104T123507"
     img_data = workdir / f"{scene_id}.SAFE" / "GRANULE" / "L1C_T32VNH_A034088_20220104T103418" / "IMG_DATA"
     img_data.mkdir(parents=True)
     bands = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12"]
     for band in bands:
-        # Lossless, so that the pixel values tell which band a file came from.
-        with rasterio.open(
-            img_data / f"T32VNH_20220104T103421_{band}.jp2",
-            "w",
-            driver="JP2OpenJPEG",
-            width=16,
-            height=16,
-            count=1,
-            dtype="uint16",
-            crs="EPSG:32632",
-            transform=Affine(60, 0, 600000, 0, -60, 6300000),
-            REVERSIBLE="YES",
-            QUALITY=100,
-        ) as dst:
-            dst.write(np.full((1, 16, 16), bands.index(band) + 1, dtype="uint16"))
+        write_band(img_data / f"T32VNH_20220104T103421_{band}.jp2", bands.index(band) + 1)
     (img_data / "T32VNH_20220104T103421_TCI.jp2").write_bytes(b"not a band")
 
     scene = Scene(
@@ -440,9 +444,9 @@ async def test_extract_s2_bands_for_real(tmp_path: pathlib.Path, workdir: pathli
     graph = load_graph("library/graph/ExtractS2Bands.json", [], retriable=True)
     result = await asyncio.wait_for(run_graph(graph, None, [tile, tile, tile], workdir), TIMEOUT)
     assert result.error is None
-    produced = sorted(p.name for p in workdir.glob("*.jp2"))
-    assert produced == sorted(f"20220104_{scene_id}_{band}.jp2" for band in bands)
-    with rasterio.open(workdir / f"20220104_{scene_id}_B8A.jp2") as src:
+    produced = sorted(p.name for p in workdir.glob("*.tif"))
+    assert produced == sorted(f"20220104_{scene_id}_{band}.tif" for band in bands)
+    with rasterio.open(workdir / f"20220104_{scene_id}_B8A.tif") as src:
         assert int(src.read(1)[0, 0]) == bands.index("B8A") + 1
     selected = [f for _, f in result.out_files]
     assert [f.layer for f in selected] == [b for b in bands if b != "B8A"] + ["__product__"]
@@ -503,8 +507,8 @@ async def test_scene_graph_then_tile_graph_through_storage(tmp_path: pathlib.Pat
     download_dir, process_dir = tmp_path / "download", tmp_path / "process"
     img_data = download_dir / f"{scene_id}.SAFE" / "GRANULE" / "L1C" / "IMG_DATA"
     img_data.mkdir(parents=True)
-    for band in ("B02", "B03"):
-        (img_data / f"T32VNH_{band}.jp2").write_bytes(band.encode())
+    for value, band in enumerate(("B02", "B03")):
+        write_band(img_data / f"T32VNH_{band}.jp2", value)
 
     scene_graph = load_graph("CopyProductToStorage", [], False)
     result = await asyncio.wait_for(run_graph(scene_graph, {}, [tile], download_dir), TIMEOUT)
@@ -524,7 +528,7 @@ async def test_scene_graph_then_tile_graph_through_storage(tmp_path: pathlib.Pat
     for slot, out_file in result.out_files:
         if (
             out_file.action is Action.TO_INDEX
-            and (process_dir / f"20220104_{scene_id}_{out_file.layer}.jp2").exists()
+            and (process_dir / f"20220104_{scene_id}_{out_file.layer}.tif").exists()
         ):
             uris.append(
                 layers.save_layer(storage, process_dir, tiles[slot], out_file.layer, out_file.extension)
@@ -532,8 +536,8 @@ async def test_scene_graph_then_tile_graph_through_storage(tmp_path: pathlib.Pat
         elif out_file.action is Action.TO_DELETE:
             layers.delete_layer(storage, tiles[slot], out_file.layer, out_file.extension)
     prefix = f"{tmp_path}/storage/denmark/{scene_id}/tiles/{scene_id}"
-    assert uris == [f"{prefix}/20220104_{scene_id}_B02.jp2", f"{prefix}/20220104_{scene_id}_B03.jp2"]
+    assert uris == [f"{prefix}/20220104_{scene_id}_B02.tif", f"{prefix}/20220104_{scene_id}_B03.tif"]
     assert sorted(p.name for p in pathlib.Path(prefix).iterdir()) == [
-        f"20220104_{scene_id}_B02.jp2",
-        f"20220104_{scene_id}_B03.jp2",
+        f"20220104_{scene_id}_B02.tif",
+        f"20220104_{scene_id}_B03.tif",
     ]  # the product zip is deleted

@@ -193,18 +193,18 @@ class CdseODataSource:
             tags["cloudCoverPercentage"] = remote.go_value(attributes["cloudCover"])
         tags.update(products.autofill_tags(source_id)[0])
         metadata: dict[str, Any] = {
-            "uuid": uuid,
-            "download_link": f"{self.download_url}/Products({uuid})/$value",
+            models.METADATA_UUID: uuid,
+            models.METADATA_DOWNLOAD_LINK: f"{self.download_url}/Products({uuid})/$value",
         }
         if isinstance(hit.get("ContentLength"), int):
-            metadata["size"] = hit["ContentLength"]
+            metadata[models.METADATA_SIZE] = hit["ContentLength"]
         checksums = {
             str(c["Algorithm"]).lower(): str(c["Value"])
             for c in hit.get("Checksum") or []
             if isinstance(c, dict) and c.get("Algorithm") and c.get("Value")
         }
         if checksums:
-            metadata["checksum"] = checksums
+            metadata[models.METADATA_CHECKSUMS] = checksums
         data = models.SceneAttrs(date=date, tiles={}, metadata=metadata)
         return models.CatalogScene(source_id=source_id, data=data, tags=tags, wkt=_footprint(hit))
 

@@ -251,11 +251,11 @@ def _product_asset(item: dict[str, Any]) -> dict[str, Any] | None:
     for key in _PRODUCT_ASSETS:
         asset = assets.get(key)
         if isinstance(asset, dict) and asset.get("href"):
-            metadata: dict[str, Any] = {"download_link": str(asset["href"])}
+            metadata: dict[str, Any] = {models.METADATA_DOWNLOAD_LINK: str(asset["href"])}
             if isinstance(asset.get("file:size"), int):
-                metadata["size"] = asset["file:size"]
+                metadata[models.METADATA_SIZE] = asset["file:size"]
             if asset.get("file:checksum"):
                 # A multihash (hex): the algorithm code is its first byte, e.g. 0xd5 = md5.
-                metadata["checksum"] = {"multihash": str(asset["file:checksum"])}
+                metadata[models.METADATA_CHECKSUMS] = {"multihash": str(asset["file:checksum"])}
             return metadata
     return None

@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 
 from services.domain import products
+from services.downloader.providers.product import ProductRequest
 from services.runtime.errors import FailedPrecondition, NotFound
 
 logger = logging.getLogger(__name__)
@@ -28,10 +29,14 @@ _COPY_BUFFER = 1 << 20
 
 
 class LocalProvider:
+    name = "LocalImageProvider"
+
     def __init__(self, root: pathlib.Path):
         self.root = pathlib.Path(root).absolute()
 
-    def fetch(self, scene_source_id: str, workdir: pathlib.Path) -> None:
+    def fetch(self, product: ProductRequest | str, workdir: pathlib.Path) -> None:
+        # A bare scene id is accepted too: the local archive needs nothing else.
+        scene_source_id = product if isinstance(product, str) else product.source_id
         source = self.locate(scene_source_id)
         logger.info("local provider: %s from %s", scene_source_id, source)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,71 @@
+"""The provider chain from the settings, in the order of spec §8.2 (only configured providers):
+
+1. local archive   2. the scene's download link   3. HTTP(S) URL templates   4. object-store prefixes
+5. Copernicus Data Space. The reference's FTP, PEPS and ASF rows are covered by the HTTP templates (an
+ASF template with a bearer token, say), its Google Storage row by the object-store prefixes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Any
+
+from services.downloader.providers import copernicus, http, link, local, objectstore, transfer
+from services.downloader.settings import DownloaderSettings
+from services.storage.config import ObjectStoreConfig
+
+
+def policy(settings: DownloaderSettings) -> transfer.Policy:
+    return transfer.Policy(
+        resume_attempts=settings.download_resume_attempts,
+        retry_pause=settings.download_retry_pause_seconds,
+        retry_after_max=settings.download_retry_after_max_seconds,
+        timeout=settings.download_timeout_seconds,
+    )
+
+
+def _object_store_config(settings: DownloaderSettings) -> ObjectStoreConfig | None:
+    # The object-store fields belong to the worker settings once storage is configured there.
+    names = {field.name for field in dataclasses.fields(ObjectStoreConfig)}
+    if names <= {field.name for field in dataclasses.fields(settings)}:
+        return ObjectStoreConfig.from_settings(settings)
+    return None
+
+
+def build(settings: DownloaderSettings) -> list[Any]:
+    transfers = policy(settings)
+    http_auth = http.StaticAuth(
+        bearer=settings.secret("http_bearer_token"),
+        username=settings.http_username,
+        password=settings.secret("http_password") if settings.http_username else "",
+    )
+    http_provider = (
+        http.HttpProvider(settings.http_urls, http_auth, transfers) if settings.http_urls else None
+    )
+    providers: list[Any] = []
+    if settings.local_path:
+        providers.append(local.LocalProvider(pathlib.Path(settings.local_path)))
+    if settings.url_provider:
+        hosts = http_provider.hosts() if http_provider else set()
+        providers.append(link.LinkProvider(transfers, http_auth, hosts, _object_store_config(settings)))
+    if http_provider:
+        providers.append(http_provider)
+    if settings.object_store_prefixes:
+        providers.append(
+            objectstore.ObjectStoreProvider(settings.object_store_prefixes, _object_store_config(settings))
+        )
+    if settings.copernicus_username:
+        auth = copernicus.CdseAuth(
+            settings.copernicus_token_url,
+            settings.copernicus_username,
+            settings.secret("copernicus_password"),
+            client_id=settings.copernicus_client_id,
+            timeout=settings.download_timeout_seconds,
+        )
+        providers.append(
+            copernicus.CopernicusProvider(
+                auth, settings.copernicus_download_url, settings.copernicus_catalogue_url, transfers
+            )
+        )
+    return providers

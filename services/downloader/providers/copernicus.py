@@ -1,0 +1,165 @@
+"""Copernicus Data Space Ecosystem (spec §8.2 row 7): OAuth token, then the product's `$value`.
+
+Token (Keycloak, `openid-connect/token`, form-encoded POST): the password grant with client
+`cdse-public` gives `access_token` (about 10 minutes), `expires_in`, `refresh_token` and
+`refresh_expires_in`. The access token is cached until a margin before its expiry, then renewed with the
+`refresh_token` grant while that one is valid, else with the password again. A download refused with 401
+(token revoked or expired under way) renews once and retries; a second 401 fails the provider clearly.
+
+Product: `GET <download_url with {UUID}>` (zipper.dataspace.copernicus.eu/odata/v1/Products(<Id>)/$value)
+with `Authorization: Bearer`, Range supported. The Id, checksums and size come from the scene metadata
+recorded by the catalogue; when the Id is missing (scenes from another catalogue, uploaded scenes.json)
+it is looked up by Name in the OData catalogue (`Products?$filter=Name eq '<id>.SAFE'`), which also
+gives `Checksum` and `ContentLength`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+import threading
+import time
+import urllib.parse
+
+from services.domain import products
+from services.downloader.providers import http, http_client, transfer
+from services.downloader.providers.product import ProductRequest, parse_checksums
+from services.runtime.errors import NotFound, Unavailable
+
+logger = logging.getLogger(__name__)
+
+_EXPIRY_MARGIN = 30.0  # renew this many seconds before the server's expiry: a request takes time
+NAME = "CopernicusProvider"
+
+
+@dataclasses.dataclass
+class _Token:
+    access: str
+    expires: float  # time.monotonic() deadline
+    refresh: str = ""
+    refresh_expires: float = 0.0
+
+
+class CdseAuth:
+    """Bearer tokens of one CDSE account, shared by every download of the process (thread-safe)."""
+
+    def __init__(
+        self,
+        token_url: str,
+        username: str,
+        password: str,
+        *,
+        client_id: str = "cdse-public",
+        timeout: float = 60.0,
+    ):
+        self._url = token_url
+        self._username = username
+        self._password = password
+        self._client_id = client_id
+        self._timeout = timeout
+        self._token: _Token | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CdseAuth({http_client.public_url(self._url)!r}, {self._username!r}, ***)"
+
+    def headers(self) -> dict[str, str]:
+        with self._lock:
+            now = time.monotonic()
+            if self._token is None or now >= self._token.expires:
+                self._token = self._renew(self._token, now)
+            return {"Authorization": f"Bearer {self._token.access}"}
+
+    def refresh(self) -> bool:
+        """After a 401: forget the access token; the next `headers()` renews it."""
+        with self._lock:
+            if self._token is not None:
+                self._token.expires = 0.0
+        return True
+
+    def _renew(self, old: _Token | None, now: float) -> _Token:
+        if old is not None and old.refresh and now < old.refresh_expires:
+            try:
+                return self._grant({"grant_type": "refresh_token", "refresh_token": old.refresh}, now)
+            except http_client.Unauthorized:
+                logger.info("CDSE refresh token refused: signing in again")
+        return self._grant(
+            {"grant_type": "password", "username": self._username, "password": self._password}, now
+        )
+
+    def _grant(self, form: dict[str, str], now: float) -> _Token:
+        body = urllib.parse.urlencode({**form, "client_id": self._client_id}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+        reply = http_client.request("POST", self._url, headers, body, timeout=self._timeout)
+        if reply.status in (400, 401):
+            # Keycloak answers a wrong password or a dead refresh token with 401 (or 400 invalid_grant).
+            reply.close()
+            raise http_client.Unauthorized(
+                f"{NAME}: token refused by {http_client.public_url(self._url)} (HTTP {reply.status}, "
+                f"{form['grant_type']} grant): check the Copernicus username and password"
+            )
+        http_client.raise_for_status(reply, f"{NAME}: token")
+        try:
+            document = json.loads(reply.response.read(1 << 20))
+            access = str(document["access_token"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise Unavailable(f"{NAME}: token endpoint answered without an access_token") from exc
+        finally:
+            reply.close()
+        lifetime = float(document.get("expires_in") or 60)
+        return _Token(
+            access=access,
+            expires=now + max(0.0, lifetime - _EXPIRY_MARGIN),
+            refresh=str(document.get("refresh_token") or ""),
+            refresh_expires=now + max(0.0, float(document.get("refresh_expires_in") or 0) - _EXPIRY_MARGIN),
+        )
+
+
+class CopernicusProvider:
+    name = NAME
+
+    def __init__(self, auth: CdseAuth, download_url: str, catalogue_url: str, policy: transfer.Policy):
+        self.auth = auth
+        self.download_url = download_url
+        self.catalogue_url = catalogue_url
+        self.policy = policy
+
+    def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
+        constellation = products.constellation_from_product_id(product.source_id)
+        if constellation not in (products.Constellation.SENTINEL1, products.Constellation.SENTINEL2):
+            raise NotFound(f"{NAME}: only Sentinel-1 and Sentinel-2 products (not {product.source_id!r})")
+        if not product.uuid:
+            product = self.lookup(product)
+        if not product.uuid:
+            raise NotFound(f"{NAME}: the catalogue gave no Id for {product.source_id!r}")
+        url = http.render(self.download_url, product)
+        http.fetch_url(url, product, workdir, provider=NAME, auth=self.auth, policy=self.policy)
+
+    def lookup(self, product: ProductRequest) -> ProductRequest:
+        """Id, checksums and size of the product from the OData catalogue, by Name."""
+        name = product.source_id if product.source_id.endswith(".SAFE") else product.source_id + ".SAFE"
+        query = urllib.parse.urlencode({"$filter": f"Name eq '{name}'"}, quote_via=urllib.parse.quote)
+        url = f"{self.catalogue_url}?{query}"
+        # The catalogue is public: no token is sent.
+        reply = http_client.request("GET", url, {"Accept": "application/json"}, timeout=self.policy.timeout)
+        http_client.raise_for_status(reply, f"{NAME}: catalogue")
+        try:
+            found = json.loads(reply.response.read(16 << 20)).get("value") or []
+        except (ValueError, AttributeError) as exc:
+            raise Unavailable(f"{NAME}: unreadable answer from {http_client.public_url(url)}") from exc
+        finally:
+            reply.close()
+        if not found:
+            raise NotFound(
+                f"{NAME}: product not found: no {name} in {http_client.public_url(self.catalogue_url)}"
+            )
+        item = found[0]
+        size = item.get("ContentLength")
+        return dataclasses.replace(
+            product,
+            uuid=str(item.get("Id") or ""),
+            checksums=product.checksums or parse_checksums(item.get("Checksum")),
+            size=product.size or (int(size) if isinstance(size, int) and size > 0 else None),
+        )
