@@ -82,3 +82,29 @@ def test_a_product_in_an_s3_bucket(s3_endpoint: object, tmp_path: pathlib.Path) 
         ObjectStoreProvider([f"s3://{bucket}/elsewhere"], endpoint.config()).fetch(
             ProductRequest(S2_ID), workdir
         )  # type: ignore[attr-defined]
+
+
+def test_the_chain_built_from_settings_reaches_the_configured_endpoint(
+    s3_endpoint: object, tmp_path: pathlib.Path
+) -> None:
+    """The worker's s3 settings (endpoint, keys) reach the object-store provider the chain builds."""
+    from services.downloader.providers import configure
+    from services.downloader.settings import DownloaderSettings
+
+    endpoint = s3_endpoint
+    bucket = endpoint.new_bucket()  # type: ignore[attr-defined]
+    endpoint.client().put_object(Bucket=bucket, Key=f"p/{S2_ID}.zip", Body=PRODUCT)  # type: ignore[attr-defined]
+    config = endpoint.config()  # type: ignore[attr-defined]
+    settings = DownloaderSettings(
+        catalogue_address="127.0.0.1:1",
+        storage_uri=str(tmp_path / "storage"),
+        object_store_prefixes=(f"s3://{bucket}/p",),
+        s3_endpoint_url=config.s3_endpoint_url,
+        s3_region=config.s3_region,
+        s3_addressing_style=config.s3_addressing_style,
+        s3_access_key_id=config.s3_access_key_id,
+        s3_secret_access_key=config.s3_secret_access_key,
+    )
+    (provider,) = configure.build(settings)
+    provider.fetch(ProductRequest(S2_ID), tmp_path / "work")
+    assert (tmp_path / "work" / f"{S2_ID}.SAFE" / "MTD_MSIL1C.xml").read_bytes() == b"<xml/>"

@@ -7,7 +7,6 @@ ASF template with a bearer token, say), its Google Storage row by the object-sto
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 from typing import Any
 
@@ -25,12 +24,9 @@ def policy(settings: DownloaderSettings) -> transfer.Policy:
     )
 
 
-def _object_store_config(settings: DownloaderSettings) -> ObjectStoreConfig | None:
-    # The object-store fields belong to the worker settings once storage is configured there.
-    names = {field.name for field in dataclasses.fields(ObjectStoreConfig)}
-    if names <= {field.name for field in dataclasses.fields(settings)}:
-        return ObjectStoreConfig.from_settings(settings)
-    return None
+def _object_store_config(settings: DownloaderSettings) -> ObjectStoreConfig:
+    # The same object-store settings as the worker's storage (s3/gs endpoints and keys).
+    return settings.object_store()
 
 
 def build(settings: DownloaderSettings) -> list[Any]:
