@@ -102,6 +102,12 @@ async def ingested_tiles(pool: AsyncConnectionPool[Any], aoi: str) -> list[Inges
     return [IngestedTile(t.source_id, t.scene.source_id, t.scene.data.date) for t in unique.values()]
 
 
+# A large ingestion changes the tables' shape faster than autovacuum notices (up to a minute): until the
+# next ANALYZE the planner, and the plans cached by every pooled session's SQL functions, still see the
+# small tables of before — transitions ran at half speed in benchmarks/workflow.py (700 against 1 400/s).
+ANALYZE_AFTER_TILES = 1000
+
+
 class Ingestion:
     def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, tiler: tiling.Tiler):
         self._pool = pool
@@ -136,4 +142,7 @@ class Ingestion:
                 scene.data.instances_id = dict(instances)
             created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
         tiles = sum(len(s.tiles) for s in todo if s.source_id in created)
+        if tiles >= ANALYZE_AFTER_TILES:
+            async with self._pool.connection() as conn:
+                await workflow.refresh_statistics(conn)
         return len(created), tiles

@@ -4,8 +4,8 @@
 -- Why: the probe "is there a PENDING tile of a DONE scene of this AOI?" walks the AOI's scenes until it
 -- meets one with such a tile; as tiles finish in order the walk grows, so every transition cost
 -- O(scenes of the AOI) — 322 transitions/s at 10 000 tiles against 2 455/s for a raw UPDATE (benchmarks
--- /workflow.py). Counts kept by statement-level triggers (one aggregate per statement, transition tables)
--- are maintained by every writer, SQL functions and Python store alike, so no code path can forget them.
+-- /workflow.py). Counts kept by triggers are maintained by every writer, SQL functions and Python store
+-- alike, so no code path can forget them.
 --
 -- Deleting scenes or tiles is not counted: they only disappear with their AOI, whose counts go with it
 -- (ON DELETE CASCADE). A future partial delete must add DELETE triggers.
@@ -20,8 +20,11 @@ CREATE TABLE aoi_status_count (
 
 -- Applies signed deltas. Rows are upserted in key order, so two transactions touching the same counts
 -- lock them in the same order (transitions of one AOI are serialised by its row lock anyway).
+-- plpgsql, not sql: a plpgsql function keeps its plan for the session, a non-inlined sql function is
+-- planned again on every call (FinishTile: 1 600/s with sql, 2 100/s with plpgsql, 10 000 tiles).
 CREATE FUNCTION geocube_count_add(p_aoi text[], p_kind text[], p_status text[], p_delta integer[])
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO aoi_status_count AS c (aoi_id, kind, status, n)
     SELECT aoi_id, kind, status, sum(delta)
     FROM unnest(p_aoi, p_kind, p_status, p_delta) AS d(aoi_id, kind, status, delta)
@@ -29,71 +32,57 @@ RETURNS void LANGUAGE sql AS $$
     HAVING sum(delta) <> 0
     ORDER BY aoi_id, kind, status
     ON CONFLICT (aoi_id, kind, status) DO UPDATE SET n = c.n + excluded.n;
+END;
 $$;
 
-CREATE FUNCTION geocube_count_scene_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Row-level triggers, fired only when the status changes (the WHEN clause is checked without calling
+-- the function): a single-row transition, by far the most common write, pays two index lookups and one
+-- upsert. Statement-level triggers with transition tables cost more for one row, and fire even when an
+-- UPDATE touches no row (FinishTile: 1 300/s with them, 1 600/s with these).
+CREATE FUNCTION geocube_count_scene() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM geocube_count_add(array_agg(aoi_id), array_agg('scene'::text), array_agg(status), array_agg(1))
-    FROM new_rows;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM geocube_count_add(ARRAY[NEW.aoi_id], ARRAY['scene'], ARRAY[NEW.status], ARRAY[1]);
+        RETURN NULL;
+    END IF;
+    PERFORM geocube_count_add(ARRAY[NEW.aoi_id, NEW.aoi_id], ARRAY['scene', 'scene'],
+                              ARRAY[OLD.status, NEW.status], ARRAY[-1, 1]);
+    -- Entering or leaving DONE adds or removes the scene's tiles from the tile counts (only tiles of
+    -- DONE scenes count towards the AOI status).
+    IF (NEW.status = 'DONE') <> (OLD.status = 'DONE') THEN
+        PERFORM geocube_count_add(array_agg(NEW.aoi_id), array_agg('tile'::text), array_agg(t.status),
+                                  array_agg(CASE WHEN NEW.status = 'DONE' THEN 1 ELSE -1 END))
+        FROM tile t WHERE t.scene_id = NEW.id;
+    END IF;
     RETURN NULL;
 END;
 $$;
 
--- A scene changing status moves one scene count; entering or leaving DONE also adds or removes its
--- tiles from the tile counts (only tiles of DONE scenes count towards the AOI status).
-CREATE FUNCTION geocube_count_scene_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION geocube_count_tile() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_aoi text;
 BEGIN
-    PERFORM geocube_count_add(array_agg(aoi_id), array_agg(kind), array_agg(status), array_agg(delta))
-    FROM (
-        SELECT o.aoi_id, 'scene'::text AS kind, o.status, -1 AS delta
-        FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.status <> o.status
-        UNION ALL
-        SELECT n.aoi_id, 'scene', n.status, 1
-        FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.status <> o.status
-        UNION ALL
-        SELECT n.aoi_id, 'tile', t.status, CASE WHEN n.status = 'DONE' THEN 1 ELSE -1 END
-        FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN tile t ON t.scene_id = n.id
-        WHERE (n.status = 'DONE') <> (o.status = 'DONE')
-    ) AS d;
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION geocube_count_tile_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM geocube_count_add(array_agg(s.aoi_id), array_agg('tile'::text), array_agg(n.status), array_agg(1))
-    FROM new_rows n JOIN scene s ON s.id = n.scene_id
-    WHERE s.status = 'DONE';
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION geocube_count_tile_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM geocube_count_add(array_agg(aoi_id), array_agg('tile'::text), array_agg(status), array_agg(delta))
-    FROM (
-        SELECT s.aoi_id, o.status, -1 AS delta
-        FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN scene s ON s.id = o.scene_id
-        WHERE n.status <> o.status AND s.status = 'DONE'
-        UNION ALL
-        SELECT s.aoi_id, n.status, 1
-        FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN scene s ON s.id = n.scene_id
-        WHERE n.status <> o.status AND s.status = 'DONE'
-    ) AS d;
+    SELECT aoi_id INTO v_aoi FROM scene WHERE id = NEW.scene_id AND status = 'DONE';
+    IF NOT FOUND THEN
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM geocube_count_add(ARRAY[v_aoi], ARRAY['tile'], ARRAY[NEW.status], ARRAY[1]);
+    ELSE
+        PERFORM geocube_count_add(ARRAY[v_aoi, v_aoi], ARRAY['tile', 'tile'],
+                                  ARRAY[OLD.status, NEW.status], ARRAY[-1, 1]);
+    END IF;
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER scene_count_insert AFTER INSERT ON scene
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION geocube_count_scene_insert();
-CREATE TRIGGER scene_count_update AFTER UPDATE ON scene
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION geocube_count_scene_update();
+    FOR EACH ROW EXECUTE FUNCTION geocube_count_scene();
+CREATE TRIGGER scene_count_update AFTER UPDATE OF status ON scene
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION geocube_count_scene();
 CREATE TRIGGER tile_count_insert AFTER INSERT ON tile
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION geocube_count_tile_insert();
-CREATE TRIGGER tile_count_update AFTER UPDATE ON tile
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION geocube_count_tile_update();
+    FOR EACH ROW EXECUTE FUNCTION geocube_count_tile();
+CREATE TRIGGER tile_count_update AFTER UPDATE OF status ON tile
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION geocube_count_tile();
 
 -- Counts of the AOIs already there.
 INSERT INTO aoi_status_count (aoi_id, kind, status, n)

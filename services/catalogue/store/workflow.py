@@ -222,6 +222,11 @@ async def finish_tile(conn: Conn, tile_id: int, force: bool = False) -> bool | N
     return row[0] if row else None
 
 
+async def refresh_statistics(conn: Conn) -> None:
+    """ANALYZE of the workflow tables; new statistics also invalidate every session's cached plans."""
+    await conn.execute("ANALYZE scene, tile, task")
+
+
 async def get_aoi_status(conn: Conn, aoi: str) -> str | None:
     cur = await conn.execute("SELECT status FROM aoi WHERE id = %s", (aoi,))
     row = await cur.fetchone()
