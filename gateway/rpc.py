@@ -14,6 +14,7 @@ import grpc
 
 from gateway.errors import GatewayError
 from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, workflow_pb2_grpc
+from services.runtime.channels import catalogue_channel
 from services.runtime.errors import http_status
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class CatalogueClient:
 
     def _ensure(self) -> grpc.aio.Channel:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self._address)
+            self._channel = catalogue_channel(self._address)
         return self._channel
 
     @property

@@ -13,19 +13,12 @@ import grpc
 
 from protos.ingester.v1 import tasks_pb2
 from services.runtime import server as runtime_server
+from services.runtime.channels import catalogue_channel
 from services.worker.lease import Handler, LeaseLoop, LoopConfig
 from services.worker.settings import WorkerSettings
 from services.worker.status import StatusBoard, WorkerState
 
 logger = logging.getLogger(__name__)
-
-# gRPC's own reconnection backoff grows to 2 minutes by default: a worker would then sit idle that long
-# after a catalogue restart. Our lease loop already backs off, so reconnect attempts stay frequent.
-CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 250),
-    ("grpc.min_reconnect_backoff_ms", 250),
-    ("grpc.max_reconnect_backoff_ms", 5000),
-]
 
 # Registers the service's GetStatus servicer (reading the board) on the worker's gRPC server.
 StatusRegistrar = Callable[[grpc.aio.Server, StatusBoard], None]
@@ -97,7 +90,7 @@ async def start_worker(
             )
         )
     board = StatusBoard(worker_id)
-    channel = grpc.aio.insecure_channel(settings.catalogue_address, options=CHANNEL_OPTIONS)
+    channel = catalogue_channel(settings.catalogue_address)
     try:
         handler = make_handler(channel)
         server = await runtime_server.start_server(
