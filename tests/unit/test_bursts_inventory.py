@@ -135,12 +135,13 @@ def test_new_date_before_the_root_becomes_a_new_root():
     assert all(t.previous is None and t.reference is None for t in scene.tiles)
 
 
-def _zip(path: Path, scene: str, *, corrupt: bool = False) -> None:
+def _zip(path: Path, scene: str, *, corrupt: bool = False, corrupt_name: str = ".xml") -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         safe = FIXTURES / f"{scene}.SAFE"
         for file in sorted(safe.rglob("*")):
             if file.is_file():
-                data = b"<product><adsHeader>" if corrupt and file.suffix == ".xml" else file.read_bytes()
+                broken = corrupt and file.name.endswith(corrupt_name)
+                data = b"<product><adsHeader>" if broken else file.read_bytes()
                 archive.writestr(f"{scene}.SAFE/{file.relative_to(safe).as_posix()}", data)
         # Members that must not be taken for annotations.
         archive.writestr(f"{scene}.SAFE/annotation/calibration/calibration-s1a-iw1-slc-vv.xml", b"not xml")
@@ -200,6 +201,17 @@ def test_corrupt_annotation_names_the_scene_and_file(tmp_path):
         InvalidArgument,
         match=rf"scene {OLD}: annotation file {OLD}\.SAFE/annotation/s1a-iw1-slc-vh-.*\.xml is not valid XML",
     ):
+        burst_inventory(_area(urls=[str(tmp_path / "{SCENE}.zip")]), _scenes(OLD))
+
+
+def test_one_polarisation_per_swath_is_parsed(tmp_path):
+    """The VV file of IW1 annotates the same bursts as its VH file, parsed first: it is not read at all
+    (docs/compatibility.md), so even a broken copy changes nothing; a swath's only file is always read."""
+    _zip(tmp_path / f"{OLD}.zip", OLD, corrupt=True, corrupt_name="-004.xml")  # s1a-iw1-slc-vv-…-004.xml
+    tiles = burst_inventory(_area(urls=[str(tmp_path / "{SCENE}.zip")]), _scenes(OLD))[0].tiles
+    assert len(tiles) == 27
+    _zip(tmp_path / f"{OLD}.zip", OLD, corrupt=True, corrupt_name="-005.xml")  # IW2's only file
+    with pytest.raises(InvalidArgument, match=r"s1a-iw2-slc-vv-.*-005\.xml is not valid XML"):
         burst_inventory(_area(urls=[str(tmp_path / "{SCENE}.zip")]), _scenes(OLD))
 
 

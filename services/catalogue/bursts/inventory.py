@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
+import re
 from collections.abc import Sequence
 
 import shapely
@@ -105,7 +106,15 @@ def _scene_tiles(
     result = []
     scene.tiles = []
     scene.data.tiles = {}
+    parsed_swaths: set[str] = set()
     for name, data in found.files:
+        # The other polarisation of a swath annotates the same bursts (same times, same grid): parsing
+        # it would only give duplicates to drop, and parsing is most of the inventory's time.
+        swath = _swath_of_file(name)
+        if swath is not None and swath in parsed_swaths:
+            continue
+        if swath is not None:
+            parsed_swaths.add(swath)
         try:
             bursts = parse.parse_annotation(data, name, int(tag_orbit) if tag_orbit.isdigit() else None)
         except parse.AnnotationError as err:
@@ -136,6 +145,15 @@ def _scene_tiles(
                 scene.data.tiles[tile_id] = models.TileMapping(burst.swath, burst.tile_nr)
                 result.append((tile, burst))
     return result
+
+
+# ESA's annotation file names: s1a-iw1-slc-vv-<start>-<stop>-<orbit>-<datatake>-<n>.xml
+_ANNOTATION_NAME = re.compile(r"^s1[a-d]-([a-z]{1,2}\d)-slc-(?:vv|vh|hh|hv)-", re.IGNORECASE)
+
+
+def _swath_of_file(name: str) -> str | None:
+    match = _ANNOTATION_NAME.match(name.rsplit("/", 1)[-1])
+    return match.group(1).lower() if match else None
 
 
 def _tile_id(scene: models.CatalogScene, burst: parse.Burst) -> str:
