@@ -22,7 +22,7 @@ from protos.ingester.v1 import (
     workflow_pb2_grpc,
 )
 from services.catalogue import migrations, tiling
-from services.catalogue.bursts.annotations import RemoteAccess
+from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
 from services.catalogue.search import sources as scene_sources
@@ -120,7 +120,12 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     inventory = SceneInventory(sources)
     tiler = tiling.Tiler(
         settings.annotations_urls,
-        RemoteAccess(ObjectStoreConfig.from_settings(settings), settings.annotations_bearer_token),
+        RemoteAccess(
+            ObjectStoreConfig.from_settings(settings),
+            settings.annotations_bearer_token,
+            trusted=settings.annotations_urls,
+            allowed_origins=tuple(origin_of(o.rstrip("/")) for o in settings.annotations_allowed_origins),
+        ),
     )
     catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler), notifier)
 

@@ -44,7 +44,11 @@ class CatalogueSettings:
     # (the reference's --annotations-urls), comma-separated: paths, file://, http(s)://, s3://, gs:// with
     # {SCENE}, {YEAR}… placeholders, e.g. "s3://s1-archive/{YEAR}/{MONTH}/{SCENE}.SAFE.zip".
     annotations_urls: tuple[str, ...] = ()
-    # Bearer token sent to http(s):// annotation places; never logged.
+    # Remote origins ("https://host[:port]", "s3://bucket", "gs://bucket", comma-separated) a payload's own
+    # `annotations_urls` may name, besides those of the patterns above; other remote places in payloads
+    # are refused, so that a payload can neither receive our credentials nor make us fetch internal URLs.
+    annotations_allowed_origins: tuple[str, ...] = ()
+    # Bearer token sent to the http(s):// annotation places above (configured or allowed); never logged.
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
     # Object stores holding annotations (same meaning as the workers' settings, see docs/storage.md).
     s3_endpoint_url: str = ""

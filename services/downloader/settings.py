@@ -17,8 +17,6 @@ from services.worker.settings import WorkerSettings
 
 PREFIX = "GEOCUBE_DOWNLOADER_"
 
-_SECRET = dataclasses.field(default="", repr=False)
-
 
 @dataclasses.dataclass(frozen=True)
 class DownloaderSettings(WorkerSettings):
@@ -33,16 +31,16 @@ class DownloaderSettings(WorkerSettings):
     # 3. HTTP(S) URL templates tried in order, `{SCENE}`, `{YEAR}`… placeholders (docs/providers.md).
     http_urls: tuple[str, ...] = ()
     # Auth for the hosts of http_urls only: a bearer token, or basic auth (username + password).
-    http_bearer_token: str = _SECRET
+    http_bearer_token: str = dataclasses.field(default="", repr=False)
     http_bearer_token_file: str = ""
     http_username: str = ""
-    http_password: str = _SECRET
+    http_password: str = dataclasses.field(default="", repr=False)
     http_password_file: str = ""
     # 4. Object-storage prefixes (s3://bucket/path/{YEAR}, gs://…, file://…) holding `<scene>.zip`.
     object_store_prefixes: tuple[str, ...] = ()
     # 5. Copernicus Data Space Ecosystem: enabled by a username (password grant, client cdse-public).
     copernicus_username: str = ""
-    copernicus_password: str = _SECRET
+    copernicus_password: str = dataclasses.field(default="", repr=False)
     copernicus_password_file: str = ""
     copernicus_token_url: str = (
         "https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token"

@@ -15,6 +15,7 @@ it: correct, never the whole object in memory, but the whole object is transferr
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import os
 import pathlib
@@ -158,7 +159,7 @@ class _S3Source:
         self._location = location
         self._key = key
         self.uri = location.uri(key)
-        self._client = s3.make_client(location.scheme, config)
+        self._client = s3.shared_client(location.scheme, config)
 
     def _raise(self, exc: Exception) -> NoReturn:
         """Re-raises `exc` as its error-table class (keeping it as the cause) when it is a store error."""
@@ -197,7 +198,7 @@ class _S3Source:
             body.close()
 
     def close(self) -> None:
-        self._client.close()
+        pass  # the client is the process's shared one (s3.shared_client)
 
 
 class RangedFile(io.BufferedIOBase):
@@ -246,7 +247,9 @@ class RangedFile(io.BufferedIOBase):
         else:
             raise ValueError(f"invalid whence {whence}")
         if target < 0:
-            raise ValueError(f"negative seek position {target}")
+            # OSError(EINVAL), as a real file answers: zipfile probing a tiny object for its end record
+            # catches OSError ("not a zip"), not ValueError.
+            raise OSError(errno.EINVAL, f"negative seek position {target}")
         self._pos = target
         return target
 

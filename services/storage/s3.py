@@ -97,8 +97,23 @@ def parse_location(uri: str, field: str = "storage_uri") -> BucketLocation:
     return BucketLocation(parsed.scheme, parsed.netloc, prefix)
 
 
+# One client per (scheme, settings) per process. boto3 clients are thread-safe and each holds a connection
+# pool that is only freed by the cycle collector: a client per task (workers open the storage of every
+# task) piled them up.
+_CLIENTS: dict[tuple[str, ObjectStoreConfig], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client(scheme: str, config: ObjectStoreConfig) -> Any:
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get((scheme, config))
+        if client is None:
+            client = _CLIENTS[(scheme, config)] = make_client(scheme, config)
+        return client
+
+
 def make_client(scheme: str, config: ObjectStoreConfig) -> Any:
-    """A boto3 S3 client for `scheme` (thread-safe; one per storage object, no process-wide singleton)."""
+    """A new boto3 S3 client for `scheme`; callers use `shared_client`."""
     options: dict[str, Any] = {
         "connect_timeout": 10,
         "read_timeout": 60,
@@ -216,7 +231,7 @@ class S3Storage:
     def _client(self) -> Any:
         with self._client_lock:
             if self._client_instance is None:
-                self._client_instance = make_client(self.location.scheme, self._config)
+                self._client_instance = shared_client(self.location.scheme, self._config)
             return self._client_instance
 
     @contextlib.contextmanager

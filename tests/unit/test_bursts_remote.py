@@ -4,7 +4,6 @@ zips). The bursts must be those of the local fixtures, and a zip must cost far l
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import zipfile
@@ -14,7 +13,7 @@ import pytest
 
 from services.catalogue.bursts import annotations, inventory
 from services.catalogue.bursts.annotations import RemoteAccess
-from services.runtime.errors import NotFound, Unavailable
+from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from tests.support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "s1"
@@ -51,6 +50,15 @@ def served_manifest() -> bytes:
     return text.encode()
 
 
+def read(patterns: list[str], **access: object) -> annotations.AnnotationFiles:
+    """read_annotations with the places' origins allowed, as GEOCUBE_CATALOGUE_ANNOTATIONS_ALLOWED_ORIGINS
+    would (payload places are refused otherwise, see test_payload_places_must_be_allowed)."""
+    origins = tuple(annotations.origin_of(p) for p in patterns)
+    return annotations.read_annotations(
+        SCENE, "aoi", patterns, RemoteAccess(allowed_origins=origins, **access)
+    )  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def zipped() -> bytes:
     return product_zip()
@@ -58,7 +66,7 @@ def zipped() -> bytes:
 
 def test_http_zip_is_read_with_ranges_not_whole(zipped):
     with LocalHTTPServer(lambda r: serve_bytes(r, zipped)) as server:
-        found = annotations.read_annotations(SCENE, "aoi", [server.url + "/products/{SCENE}.SAFE.zip"])
+        found = read([server.url + "/products/{SCENE}.SAFE.zip"])
         assert [(Path(n).name, d) for n, d in found.files] == [(Path(n).name, d) for n, d in local_files()]
         assert all("range" in r.headers for r in server.requests)
         # Central directory + four ~1 MB deflated members, not the 16 MB measurement.
@@ -67,7 +75,7 @@ def test_http_zip_is_read_with_ranges_not_whole(zipped):
 
 def test_http_zip_from_a_server_ignoring_range_still_gives_the_files(zipped):
     with LocalHTTPServer(lambda r: Response(200, zipped)) as server:
-        found = annotations.read_annotations(SCENE, "aoi", [server.url + "/{SCENE}.zip"])
+        found = read([server.url + "/{SCENE}.zip"])
     assert [d for _, d in found.files] == [d for _, d in local_files()]
 
 
@@ -91,7 +99,7 @@ def safe_folder_handler(manifest: bytes, corrupt: str = "") -> tuple[list[Reques
 def test_http_safe_folder_is_read_through_its_manifest_with_md5_checks():
     seen, handler = safe_folder_handler(served_manifest())
     with LocalHTTPServer(handler) as server:
-        found = annotations.read_annotations(SCENE, "aoi", [server.url + "/safe/{SCENE}.SAFE"])
+        found = read([server.url + "/safe/{SCENE}.SAFE"])
     assert [(Path(n).name, d) for n, d in found.files] == [(Path(n).name, d) for n, d in local_files()]
     # Product annotations only: the manifest's calibration/noise/rfi entries are never fetched.
     fetched = sorted(r.path.rsplit("/", 2)[-2] for r in seen)
@@ -101,7 +109,7 @@ def test_http_safe_folder_is_read_through_its_manifest_with_md5_checks():
 def test_a_file_differing_from_the_manifest_md5_is_transient():
     _, handler = safe_folder_handler(served_manifest(), corrupt="iw2")
     with LocalHTTPServer(handler) as server, pytest.raises(Unavailable, match=r"iw2-slc-vv.*MD5 differs"):
-        annotations.read_annotations(SCENE, "aoi", [server.url + "/safe/{SCENE}.SAFE/"])
+        read([server.url + "/safe/{SCENE}.SAFE/"])
 
 
 def test_bearer_token_from_settings_is_sent(zipped):
@@ -110,10 +118,9 @@ def test_bearer_token_from_settings_is_sent(zipped):
             serve_bytes(r, zipped) if r.headers.get("authorization") == "Bearer s3cret" else Response(401)
         )
     ) as server:
-        access = RemoteAccess(bearer_token="s3cret")
-        assert annotations.read_annotations(SCENE, "aoi", [server.url + "/{SCENE}.zip"], access).files
+        assert read([server.url + "/{SCENE}.zip"], bearer_token="s3cret").files
         with pytest.raises(NotFound) as err:
-            annotations.read_annotations(SCENE, "aoi", [server.url + "/{SCENE}.zip"])
+            read([server.url + "/{SCENE}.zip"])
     assert "s3cret" not in str(err.value)
     assert f"{server.url}/{SCENE}.zip" in str(err.value)
 
@@ -128,16 +135,12 @@ def test_missing_and_failing_places_are_named_and_classified(zipped):
 
     with LocalHTTPServer(handler) as server:
         with pytest.raises(NotFound, match=rf"tried: {re.escape(server.url)}/gone/{SCENE}\.zip"):
-            annotations.read_annotations(SCENE, "aoi", [server.url + "/gone/{SCENE}.zip"])
+            read([server.url + "/gone/{SCENE}.zip"])
         # A place that may answer later makes the whole lookup retryable (503 to the client)...
         with pytest.raises(Unavailable, match="/down/"):
-            annotations.read_annotations(
-                SCENE, "aoi", [server.url + "/gone/{SCENE}.zip", server.url + "/down/{SCENE}.zip"]
-            )
+            read([server.url + "/gone/{SCENE}.zip", server.url + "/down/{SCENE}.zip"])
         # ...unless a later place answers.
-        found = annotations.read_annotations(
-            SCENE, "aoi", [server.url + "/down/{SCENE}.zip", server.url + "/ok/{SCENE}.zip"]
-        )
+        found = read([server.url + "/down/{SCENE}.zip", server.url + "/ok/{SCENE}.zip"])
     assert found.location == f"{server.url}/ok/{SCENE}.zip"
 
 
@@ -147,13 +150,10 @@ def test_object_store_zip_gives_the_local_bursts(s3_endpoint, zipped, scheme):
     client = s3_endpoint.client()
     client.put_object(Bucket=bucket, Key=f"2025/04/{SCENE}.SAFE.zip", Body=zipped)
     client.close()
-    access = RemoteAccess(store=s3_endpoint.config())
-    found = annotations.read_annotations(
-        SCENE, "aoi", [f"{scheme}://{bucket}/{{YEAR}}/{{MONTH}}/{{SCENE}}.SAFE.zip"], access
-    )
+    found = read([f"{scheme}://{bucket}/{{YEAR}}/{{MONTH}}/{{SCENE}}.SAFE.zip"], store=s3_endpoint.config())
     assert [d for _, d in found.files] == [d for _, d in local_files()]
     with pytest.raises(NotFound, match=f"{scheme}://{bucket}/{SCENE}.zip"):
-        annotations.read_annotations(SCENE, "aoi", [f"{scheme}://{bucket}/{{SCENE}}.zip"], access)
+        read([f"{scheme}://{bucket}/{{SCENE}}.zip"], store=s3_endpoint.config())
 
 
 def test_inventory_over_http_equals_the_local_inventory(zipped):
@@ -170,9 +170,35 @@ def test_inventory_over_http_equals_the_local_inventory(zipped):
 
     local = inventory.burst_inventory(area, scenes(), [str(FIXTURES / "{SCENE}.SAFE")])
     with LocalHTTPServer(lambda r: serve_bytes(r, zipped)) as server:
-        remote = inventory.burst_inventory(area, scenes(), [server.url + "/{SCENE}.zip"])
+        pattern = server.url + "/{SCENE}.zip"
+        remote = inventory.burst_inventory(area, scenes(), [pattern], access=RemoteAccess(trusted=(pattern,)))
     assert [(t.source_id, t.wkt, t.data.tile_nr) for t in remote[0].tiles] == [
         (t.source_id, t.wkt, t.data.tile_nr) for t in local[0].tiles
     ]
     assert len(remote[0].tiles) > 0
-    assert hashlib.sha256(zipped).digest()  # the served bytes are the fixture's, zipped once per module
+
+
+def test_payload_places_must_be_allowed(zipped):
+    """Payload patterns reach remote places only on allowed origins (or those of the catalogue's own
+    patterns): our token never goes to a host a client chose, and no request is even made."""
+    with LocalHTTPServer(lambda r: serve_bytes(r, zipped)) as server:
+        payload = [server.url + "/{SCENE}.zip"]
+        with pytest.raises(
+            InvalidArgument, match=r"127\.0\.0\.1:\d+ is not an annotation place of this catalogue"
+        ):
+            annotations.read_annotations(SCENE, "aoi", payload, RemoteAccess(bearer_token="s3cret"))
+        assert server.requests == []
+        # The same host as one of the catalogue's own patterns is allowed, with the token.
+        own = RemoteAccess(bearer_token="s3cret", trusted=(server.url + "/other/{SCENE}.zip",))
+        assert annotations.read_annotations(SCENE, "aoi", payload, own).files
+        assert {r.headers.get("authorization") for r in server.requests} == {"Bearer s3cret"}
+
+
+def test_a_tiny_remote_object_is_not_a_zip_and_the_next_place_is_tried(zipped):
+    def handler(request: Request) -> Response:
+        return serve_bytes(request, b"tiny" if request.path.startswith("/tiny/") else zipped)
+
+    with LocalHTTPServer(handler) as server:
+        with pytest.raises(NotFound, match=r"/tiny/.*BadZipFile"):
+            read([server.url + "/tiny/{SCENE}.zip"])
+        assert read([server.url + "/tiny/{SCENE}.zip", server.url + "/ok/{SCENE}.zip"]).files

@@ -198,3 +198,23 @@ def test_the_validator_checks_ghost_leaders_and_edits(tmp_path: pathlib.Path) ->
 
     (tmp_path / "good.tif.ovr").write_bytes(b"")
     assert validator.validate(good).errors == ["external overviews (.ovr) are not allowed"]
+
+
+def test_a_non_numeric_nodata_in_the_metadata_is_a_fatal_error(
+    product: tuple[pathlib.Path, dict[str, np.ndarray]], tmp_path: pathlib.Path
+) -> None:
+    safe, _ = product
+    copy = tmp_path / safe.name
+    shutil.copytree(safe, copy)
+    (mtd,) = copy.glob("MTD_MSI*.xml")
+    text = mtd.read_text()
+    assert "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX>" in text
+    mtd.write_text(
+        text.replace(
+            "<SPECIAL_VALUE_INDEX>0</SPECIAL_VALUE_INDEX>",
+            "<SPECIAL_VALUE_INDEX>zero</SPECIAL_VALUE_INDEX>",
+            1,
+        )
+    )
+    with pytest.raises(extract_s2.FatalError, match="NODATA special value 'zero' is not a number"):
+        extract_s2.product_nodata(copy)

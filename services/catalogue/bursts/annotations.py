@@ -42,11 +42,31 @@ class AnnotationFiles:
 @dataclasses.dataclass(frozen=True)
 class RemoteAccess:
     """How remote annotation places are reached: object-store settings and an optional bearer token for
-    HTTP(S), both from the catalogue's settings (never from payloads)."""
+    HTTP(S), both from the catalogue's settings (never from payloads).
+
+    The catalogue's credentials must not go wherever a payload points, nor may a payload make the
+    catalogue fetch internal URLs: remote places are read only from the catalogue's own patterns
+    (`trusted`) or, for a payload's patterns, from the origins in `allowed_origins` (`https://host[:port]`,
+    `s3://bucket`, `gs://bucket`) and those of the trusted patterns. Local paths are not restricted (the
+    reference's behaviour; only annotation members are ever read)."""
 
     store: ObjectStoreConfig = dataclasses.field(default_factory=ObjectStoreConfig)
     bearer_token: str = dataclasses.field(default="", repr=False)
     timeout: float = 60.0
+    trusted: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+
+    def allows(self, pattern: str, location: str) -> bool:
+        if pattern in self.trusted:
+            return True
+        origin = origin_of(location)
+        return origin in self.allowed_origins or origin in {origin_of(p) for p in self.trusted}
+
+
+def origin_of(url: str) -> str:
+    """`scheme://netloc` (host and port, or bucket) of a URL, lower-cased; "" for a local path."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
 REMOTE_SCHEMES = ("http", "https", "s3", "gs")
@@ -89,7 +109,7 @@ def read_annotations(
         except products.ProductIdError as err:
             raise InvalidArgument("scenes", str(err)) from None
         try:
-            files = _read_location(location, scene_id, access or RemoteAccess())
+            files = _read_location(pattern, location, scene_id, access or RemoteAccess())
         except _Unsupported as err:
             unsupported = True
             tried.append(f"{location} ({err})")
@@ -112,7 +132,9 @@ def read_annotations(
     raise NotFound(message)
 
 
-def _read_location(location: str, scene_id: str, access: RemoteAccess) -> list[tuple[str, bytes]]:
+def _read_location(
+    pattern: str, location: str, scene_id: str, access: RemoteAccess
+) -> list[tuple[str, bytes]]:
     parts = urllib.parse.urlsplit(location)
     if parts.scheme == "file":
         # Unlike the reference (which opens "file:///x" literally and fails), honour file:// URLs.
@@ -120,6 +142,11 @@ def _read_location(location: str, scene_id: str, access: RemoteAccess) -> list[t
     elif parts.scheme == "":
         path = location
     elif parts.scheme in REMOTE_SCHEMES:
+        if not access.allows(pattern, location):
+            raise _Unsupported(
+                f"{origin_of(location)} is not an annotation place of this catalogue: allow it with"
+                " GEOCUBE_CATALOGUE_ANNOTATIONS_ALLOWED_ORIGINS"
+            )
         return _read_remote(location, scene_id, access)
     else:
         raise _Unsupported(

@@ -7,6 +7,11 @@
 -- /workflow.py). Counts kept by triggers are maintained by every writer, SQL functions and Python store
 -- alike, so no code path can forget them.
 --
+-- The triggers read a tile's scene status without locking it: they rely on the rule every workflow
+-- writer follows (store/workflow.py lock_aoi), that status changes of an AOI happen under its row lock,
+-- so a tile and its scene never change status in two transactions at once. Locking the scene here
+-- instead (FOR SHARE) would deadlock a writer that broke the rule rather than keep the counts right.
+--
 -- Deleting scenes or tiles is not counted: they only disappear with their AOI, whose counts go with it
 -- (ON DELETE CASCADE). A future partial delete must add DELETE triggers.
 

@@ -64,7 +64,11 @@ def product_nodata(product: pathlib.Path) -> float | None:
             raise FatalError(f"unreadable product metadata {mtd.name}: {exc}") from exc
         for special in root.iter("Special_Values"):
             if (special.findtext("SPECIAL_VALUE_TEXT") or "").strip() == "NODATA":
-                return float(special.findtext("SPECIAL_VALUE_INDEX") or "nan")
+                index = special.findtext("SPECIAL_VALUE_INDEX") or "nan"
+                try:
+                    return float(index)
+                except ValueError:
+                    raise FatalError(f"{mtd.name}: NODATA special value {index!r} is not a number") from None
     return None
 
 
