@@ -30,8 +30,9 @@ class CatalogueSettings:
     # The "usgs-stac" source: Landsat 8/9 Collection 2 Level-1, queried as the reference does.
     usgs_stac_url: str = "https://landsatlook.usgs.gov/stac-server"
     usgs_stac_collection: str = "landsat-c2l1"
-    # Remote sources: seconds per request, retries of network errors/429/5xx (back-off 0, b, 3b, 7b s),
-    # page size asked for, and the most scenes a search with limit 0 may return.
+    # Remote sources: seconds per request, retries of network errors/408/429/5xx (attempts start at 0, b,
+    # 3b, 7b s; Retry-After is ignored), page size asked for, and the most scenes a search with limit 0
+    # may return.
     source_timeout: float = 30.0
     source_retries: int = 3
     source_backoff: float = 1.0

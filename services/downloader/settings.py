@@ -26,8 +26,12 @@ class DownloaderSettings(WorkerSettings):
     # 1. Local archive root (`<root>/<YYYY>/<MM>/<DD>/<scene>.zip`, `<root>/<scene>.zip`, `<scene>.SAFE/`).
     local_path: str = ""
     # 2. The scene's `metadata.download_link` (http(s)://, file://, s3://, gs://), as the reference's
-    #    `--url-provider`. Our credentials are never sent with it unless its host is a configured one.
+    #    `--url-provider`. Our credentials are never sent with it unless its origin (scheme, host, port)
+    #    is one of http_urls'.
     url_provider: bool = False
+    # Folders a local (absolute path, file://) download link may point into, besides local_path; links
+    # are checked once symlinks and `..` are resolved. None (and no local_path): local links are refused.
+    link_local_roots: tuple[str, ...] = ()
     # 3. HTTP(S) URL templates tried in order, `{SCENE}`, `{YEAR}`… placeholders (docs/providers.md).
     http_urls: tuple[str, ...] = ()
     # Auth for the hosts of http_urls only: a bearer token, or basic auth (username + password).
@@ -49,6 +53,9 @@ class DownloaderSettings(WorkerSettings):
     # `{UUID}` = the product Id (scene metadata `uuid`, else looked up by Name in the catalogue below).
     copernicus_download_url: str = "https://zipper.dataspace.copernicus.eu/odata/v1/Products({UUID})/$value"
     copernicus_catalogue_url: str = "https://catalogue.dataspace.copernicus.eu/odata/v1/Products"
+    # Other CDSE origins a download may be redirected to that get the token too (besides the download
+    # and catalogue URLs' own); a redirect anywhere else drops it.
+    copernicus_redirect_urls: tuple[str, ...] = ("https://download.dataspace.copernicus.eu",)
     # Transfers: a broken body is resumed (HTTP Range) up to this many times per provider.
     download_resume_attempts: int = 3
     # First pause before a resume or retry, doubled each time (seconds).
@@ -76,6 +83,9 @@ class DownloaderSettings(WorkerSettings):
             raise InvalidArgument(PREFIX + "HTTP_PASSWORD", "required with HTTP_USERNAME")
         if self.copernicus_username and not self.secret("copernicus_password"):
             raise InvalidArgument(PREFIX + "COPERNICUS_PASSWORD", "required with COPERNICUS_USERNAME")
+        for root in self.link_local_roots:
+            if not pathlib.Path(root).is_absolute():
+                raise InvalidArgument(PREFIX + "LINK_LOCAL_ROOTS", f"{root!r} is not an absolute path")
         if self.download_resume_attempts < 0:
             raise InvalidArgument(PREFIX + "DOWNLOAD_RESUME_ATTEMPTS", "must not be negative")
 

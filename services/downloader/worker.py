@@ -44,16 +44,41 @@ class Provider(Protocol):
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> Any: ...
 
 
-async def _call_provider(provider: Provider, product: ProductRequest, workdir: pathlib.Path) -> None:
+# How long a cancelled job waits for its provider's thread to notice (seconds): transfers, waits and
+# copies check the cancel flag every chunk, so this bounds only a call that cannot be interrupted.
+CANCEL_GRACE = 5.0
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # The job stopped waiting (cancelled): the thread's own error (Cancelled, most often) is nobody's.
+    if not future.cancelled():
+        future.exception()
+
+
+async def _call_provider(
+    provider: Provider, product: ProductRequest, workdir: pathlib.Path, cancel_grace: float = CANCEL_GRACE
+) -> None:
     # Providers may be synchronous (downloads, copies, unzipping: run in a thread) or natively async.
     if inspect.iscoroutinefunction(provider.fetch):
         await provider.fetch(product, workdir)
         return
+    running = asyncio.ensure_future(asyncio.to_thread(provider.fetch, product, workdir))
     try:
-        await asyncio.to_thread(provider.fetch, product, workdir)
+        # Shielded: cancelling the job must not drop our hold on the thread, which runs on regardless.
+        await asyncio.shield(running)
     except asyncio.CancelledError:
-        # The thread cannot be cancelled: tell it, so that a transfer or a Retry-After wait stops now.
+        # The thread cannot be cancelled: tell it, so that a transfer, a copy or a Retry-After wait stops,
+        # and wait for it (bounded) before giving up the task: once the job ends, the lease loop removes
+        # the workdir, which a thread still running could recreate and fill.
         product.cancel.set()
+        running.add_done_callback(_retrieve)
+        done, _ = await asyncio.wait({running}, timeout=cancel_grace)
+        if not done:
+            logger.warning(
+                "provider %s still running %.1fs after the task was cancelled",
+                _provider_name(provider),
+                cancel_grace,
+            )
         raise
 
 
@@ -83,10 +108,12 @@ class DownloadJob:
         storage_uri: str,
         graph_path: Sequence[pathlib.Path],
         object_store: ObjectStoreConfig | None = None,
+        cancel_grace: float = CANCEL_GRACE,
     ):
         if not providers:
             raise InvalidArgument("providers", "no image providers defined")
         self._providers = list(providers)
+        self._cancel_grace = cancel_grace
         self._storage_uri = storage_uri
         self._object_store = object_store
         self._graph_path = list(graph_path)
@@ -167,7 +194,12 @@ class DownloadJob:
             if context is not None:
                 context.progress(f"fetching the product via {_provider_name(provider)}")
             try:
-                await _call_provider(provider, ProductRequest.from_scene(scene, on_progress=report), workdir)
+                await _call_provider(
+                    provider,
+                    ProductRequest.from_scene(scene, on_progress=report),
+                    workdir,
+                    self._cancel_grace,
+                )
                 return
             except Exception as exc:  # noqa: BLE001 - the next provider may succeed
                 # Debug only: the merged errors of every provider are reported (and logged) with the job.

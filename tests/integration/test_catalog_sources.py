@@ -83,7 +83,8 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(pg_dsn: str, tmp_path: pathlib.Path) -> AsyncIterator[Stack]:
+async def stack(pg_dsn: str, tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """Extra catalogue settings come from an indirect parameter."""
     archive_ids = await asyncio.to_thread(build_demo_archive, tmp_path / "archive", count=2, band_size=16)
     remotes = Remotes()
     with LocalHTTPServer(remotes) as server:
@@ -96,6 +97,7 @@ async def stack(pg_dsn: str, tmp_path: pathlib.Path) -> AsyncIterator[Stack]:
             usgs_stac_url=f"{server.url}/stac-server",
             source_retries=0,
             source_timeout=5.0,
+            **getattr(request, "param", {}),
         )
         catalogue = await asyncio.wait_for(catalogue_app.start(settings), TIMEOUT)
         gateway = await asyncio.wait_for(
@@ -209,3 +211,14 @@ async def test_s2_falls_back_to_the_archive_and_refusals_reach_the_client(stack:
     refused = await stack.scenes("DenmarkDemoS2.json")
     assert refused.status_code == 400
     assert "cdse: HTTP 400" in refused.text and "Invalid field: cloudCover" in refused.text
+
+
+@pytest.mark.parametrize("stack", [{"cdse_token": "s3cr3t-t0ken"}], indirect=True)
+async def test_an_authenticated_source_s_error_page_is_not_quoted(stack: Stack) -> None:
+    stack.remotes.s2_answer = lambda request: Response(
+        400, f"Invalid field; you sent {request.headers}".encode()
+    )
+    refused = await stack.scenes("DenmarkDemoS2.json")
+    assert refused.status_code == 400 and "cdse: HTTP 400 (the answer is not quoted" in refused.text
+    assert "s3cr3t-t0ken" not in refused.text and "you sent" not in refused.text
+    assert {r.headers.get("authorization") for r in stack.remotes.requests} == {"Bearer s3cr3t-t0ken"}

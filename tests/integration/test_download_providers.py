@@ -21,6 +21,7 @@ from services.domain.models import Scene, SceneAttrs, TileMapping
 from services.downloader import worker as downloader
 from services.downloader.providers import http, transfer
 from services.downloader.providers.local import LocalProvider
+from services.downloader.providers.product import ProductRequest
 from services.downloader.settings import DownloaderSettings
 from services.worker.lease import TaskContext
 from services.worker.outcome import JobError
@@ -109,6 +110,62 @@ async def test_a_transient_provider_failure_makes_the_chain_transient(tmp_path: 
         with pytest.raises(JobError) as caught:
             await job.fetch_product(_scene(), tmp_path / "work", _context(tmp_path))
     assert caught.value.temporary and "HTTP 503" in caught.value.message
+
+
+class _SlowToStop:
+    """A provider whose thread, once told to cancel, still writes into the workdir before it returns,
+    held by `release` (a copy finishing its current file, say)."""
+
+    name = "SlowToStop"
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.saw_cancel = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
+        self.started.set()
+        product.cancel.wait(10)
+        self.saw_cancel.set()
+        self.release.wait(10)
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "late.bin").write_bytes(b"x")
+        self.finished.set()
+        product.check_cancelled(self.name)
+
+
+async def test_a_cancelled_job_waits_for_its_provider_thread(tmp_path: pathlib.Path) -> None:
+    """The lease loop removes the workdir once the job has ended: the provider's thread must have
+    stopped by then, or it could recreate and fill the workdir afterwards."""
+    provider = _SlowToStop()
+    job = downloader.DownloadJob([provider], str(tmp_path / "storage"), [])
+    fetching = asyncio.create_task(job.fetch_product(_scene(), tmp_path / "work"))
+    assert await asyncio.to_thread(provider.started.wait, 10)
+    fetching.cancel()
+    assert await asyncio.to_thread(provider.saw_cancel.wait, 10)
+    assert not fetching.done()  # still waiting for the thread, which has not returned
+    provider.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(fetching, 10)
+    assert provider.finished.is_set() and (tmp_path / "work" / "late.bin").is_file()
+
+
+async def test_a_provider_thread_ignoring_the_cancel_is_waited_for_a_bounded_time(
+    tmp_path: pathlib.Path,
+) -> None:
+    provider = _SlowToStop()
+    job = downloader.DownloadJob([provider], str(tmp_path / "storage"), [], cancel_grace=0.05)
+    fetching = asyncio.create_task(job.fetch_product(_scene(), tmp_path / "work"))
+    assert await asyncio.to_thread(provider.started.wait, 10)
+    fetching.cancel()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(fetching, 10)  # ends after the grace, the thread still held
+        assert not provider.finished.is_set()
+    finally:
+        provider.release.set()
+    assert await asyncio.to_thread(provider.finished.wait, 10)
 
 
 async def test_a_scene_is_downloaded_over_http_by_the_downloader(pg_dsn: str, tmp_path: pathlib.Path) -> None:

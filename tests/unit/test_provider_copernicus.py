@@ -51,11 +51,15 @@ class Cdse:
     uses: dict[str, int] = dataclasses.field(default_factory=dict)
     expires_in: int = 600
     truncate_first: int | None = None
+    filters: list[str | None] = dataclasses.field(default_factory=list)
+    # Where `$value` redirects to (the zipper handing over to another CDSE host), if anywhere.
+    redirect_to: str = ""
 
     def __call__(self, request: Request) -> Response:
         if request.path.endswith("/protocol/openid-connect/token"):
             return self.token(request)
         if request.path == "/odata/v1/Products":
+            self.filters.append(request.param("$filter"))
             wanted = f"Name eq '{S1_ID}.SAFE'"
             if request.param("$filter") != wanted:
                 return Response.json({"value": []})
@@ -66,7 +70,9 @@ class Cdse:
                 "Checksum": [{"Value": MD5, "Algorithm": "MD5", "ChecksumDate": "2022-01-04T18:00:00Z"}],
             }
             return Response.json({"value": [item]})
-        if request.path == f"/odata/v1/Products({UUID})/$value":
+        if request.path == f"/odata/v1/Products({UUID})/$value" and self.redirect_to:
+            return Response(307, headers={"Location": f"{self.redirect_to}/download/{UUID}"})
+        if request.path in (f"/odata/v1/Products({UUID})/$value", f"/download/{UUID}"):
             self.downloads.append(request)
             token = request.headers.get("authorization", "").removeprefix("Bearer ")
             self.uses[token] = self.uses.get(token, 0) + 1
@@ -115,12 +121,18 @@ def cdse(_server: LocalHTTPServer) -> tuple[Cdse, str]:
     return fake, _server.url
 
 
-def _provider(url: str, password: str = PASSWORD) -> copernicus.CopernicusProvider:
+def _provider(
+    url: str, password: str = PASSWORD, redirect_urls: tuple[str, ...] = ()
+) -> copernicus.CopernicusProvider:
     auth = copernicus.CdseAuth(
         f"{url}/auth/realms/CDSE/protocol/openid-connect/token", "me@example.org", password
     )
     return copernicus.CopernicusProvider(
-        auth, url + "/odata/v1/Products({UUID})/$value", url + "/odata/v1/Products", FAST
+        auth,
+        url + "/odata/v1/Products({UUID})/$value",
+        url + "/odata/v1/Products",
+        FAST,
+        redirect_urls=redirect_urls,
     )
 
 
@@ -199,6 +211,36 @@ def test_without_an_id_the_product_is_looked_up_by_name(
     # The catalogue's checksum and size were used: a wrong recorded one fails (nothing left behind).
     looked_up = _provider(url).lookup(ProductRequest(S1_ID))
     assert looked_up.checksums == {"MD5": MD5} and looked_up.size == len(PRODUCT)
+
+
+def test_a_quote_in_the_name_is_doubled_in_the_odata_literal(cdse: tuple[Cdse, str]) -> None:
+    """OData string literals double a single quote; left as is, the id would end the literal and
+    append its own filter clause."""
+    fake, url = cdse
+    odd = S1_ID + "' or Name ne '"
+    with pytest.raises(NotFound, match="product not found"):
+        _provider(url).lookup(ProductRequest(odd))
+    assert fake.filters == [f"Name eq '{S1_ID}'' or Name ne ''.SAFE'"]
+    assert copernicus.odata_string("it's") == "'it''s'"
+
+
+def test_the_token_follows_a_redirect_only_to_a_configured_cdse_host(
+    cdse: tuple[Cdse, str], tmp_path: pathlib.Path
+) -> None:
+    """The zipper may hand a download over to another CDSE host: the token goes along to the hosts the
+    provider is configured with, never to another one (here `localhost`, the same server by another name)."""
+    fake, url = cdse
+    other = url.replace("127.0.0.1", "localhost")
+    fake.redirect_to = other
+    _provider(url, redirect_urls=(other,)).fetch(ProductRequest(S1_ID, uuid=UUID), tmp_path / "a")
+    assert (tmp_path / "a" / f"{S1_ID}.SAFE" / "manifest.safe").is_file()
+    assert [(r.path, r.headers.get("authorization")) for r in fake.downloads] == [
+        (f"/download/{UUID}", "Bearer t1")
+    ]
+    fake.downloads.clear()
+    with pytest.raises(Unauthorized):
+        _provider(url).fetch(ProductRequest(S1_ID, uuid=UUID), tmp_path / "b")
+    assert fake.downloads and all("authorization" not in r.headers for r in fake.downloads)
 
 
 def test_unknown_or_unsupported_products_are_not_found(

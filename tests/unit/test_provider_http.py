@@ -23,7 +23,7 @@ import pytest
 from support.httpserver import Handler, LocalHTTPServer, Request, Response, serve_bytes
 
 from services.downloader.providers import http, transfer
-from services.downloader.providers.http_client import Unauthorized, public_url
+from services.downloader.providers.http_client import Unauthorized, keeps_credentials, origin, public_url
 from services.downloader.providers.link import LinkProvider
 from services.downloader.providers.product import ProductRequest, Progress
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
@@ -52,8 +52,8 @@ BODY = bytes(range(256)) * 400  # 100 KiB of known bytes for transfer tests
 @dataclasses.dataclass
 class Served:
     url: str
-    # Recorded by the handler before it answers: complete once the client has its answer (the server's
-    # own list is filled after the response is sent, which races with the client's assertions).
+    # The requests of this test only (the servers are shared by the module), recorded by the handler
+    # before it answers, as the server records its own: complete once the client has its answer.
     requests: list[Request]
 
 
@@ -315,7 +315,7 @@ def test_a_body_stalling_past_the_timeout_is_resumed(web: Serve, tmp_path: pathl
         finally:
             release.set()
     assert (tmp_path / "p").read_bytes() == BODY
-    # The server records a request once answered: the stalled one comes last.
+    # Only the resume carries a Range (the stalled first request was recorded before its answer began).
     (resumed,) = [r for r in server.requests if "range" in r.headers]
     assert resumed.headers["range"] == "bytes=10000-"
     assert resumed.headers["if-range"] == "Tue, 04 Jan 2022 10:00:00 GMT"
@@ -379,6 +379,46 @@ def test_a_damaged_zip_is_transient_and_removed(web: Serve, tmp_path: pathlib.Pa
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("archive", "error"),
+    [
+        (_zip({"../evil.txt": b"x"}), "unsafe path in zip: '../evil.txt'"),
+        (_zip({"/etc/evil": b"x"}), "unsafe path in zip"),
+        (_zip({}), "empty zip"),
+    ],
+)
+def test_an_unsafe_or_empty_zip_is_a_permanent_failure(
+    web: Serve, tmp_path: pathlib.Path, archive: bytes, error: str
+) -> None:
+    """Served as it is by the server: another attempt would get the same zip, so not transient."""
+    workdir = tmp_path / "work"
+    with web(lambda request: serve_bytes(request, archive)) as server:
+        provider = http.HttpProvider([f"{server.url}/{{SCENE}}.zip"], http.StaticAuth(), FAST)
+        with pytest.raises(FailedPrecondition, match=error) as caught:
+            provider.fetch(ProductRequest(S2_ID), workdir)
+    assert not isinstance(caught.value, Unavailable) and not is_temporary(caught.value)
+    assert list(workdir.iterdir()) == [] and not (tmp_path / "evil.txt").exists()
+
+
+def test_a_cancelled_task_stops_unarchiving(web: Serve, tmp_path: pathlib.Path) -> None:
+    product = ProductRequest(S2_ID)
+
+    def handler(request: Request) -> Response:
+        return serve_bytes(request, PRODUCT)
+
+    def cancel_when_complete(progress: Progress) -> None:
+        # The whole body is on disk: cancelling now stops the unarchiving that follows.
+        if progress.total and progress.done == progress.total:
+            product.cancel.set()
+
+    product.on_progress = cancel_when_complete
+    with web(handler) as server:
+        provider = http.HttpProvider([f"{server.url}/{{SCENE}}.zip"], http.StaticAuth(), FAST)
+        with pytest.raises(transfer.Cancelled):
+            provider.fetch(product, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- credentials ----------------------------------------------------------------------------------
 
 
@@ -407,14 +447,67 @@ def test_credentials_stay_on_their_site_across_redirects(web: Serve, tmp_path: p
     assert (tmp_path / "a").read_bytes() == BODY
 
 
+def test_credentials_never_go_to_another_port_of_the_same_host(web: Serve, tmp_path: pathlib.Path) -> None:
+    """Both shared servers listen on 127.0.0.1: a redirect to the other one is another origin."""
+    with (
+        web(lambda request: serve_bytes(request, BODY), index=1) as other,
+        web(lambda request: Response(302, headers={"Location": f"{other.url}/p.bin"})) as server,
+    ):
+        _download(server, tmp_path / "a", auth=http.StaticAuth(bearer=TOKEN))
+    assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert [r.path for r in other.requests] == ["/p.bin"] and "authorization" not in other.requests[0].headers
+    assert (tmp_path / "a").read_bytes() == BODY
+
+
+def test_credentials_follow_a_redirect_to_a_trusted_origin_only(web: Serve, tmp_path: pathlib.Path) -> None:
+    """An HTTP template's redirect to another template's origin keeps the credentials."""
+    with (
+        web(lambda request: serve_bytes(request, PRODUCT), index=1) as other,
+        web(lambda request: Response(307, headers={"Location": f"{other.url}/real.zip"})) as server,
+    ):
+        provider = http.HttpProvider(
+            [f"{server.url}/{{SCENE}}.zip", f"{other.url}/never/{{SCENE}}.zip"],
+            http.StaticAuth(bearer=TOKEN),
+            FAST,
+        )
+        provider.fetch(ProductRequest(S2_ID), tmp_path)
+    assert other.requests[0].path == "/real.zip"
+    assert other.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert (tmp_path / f"{S2_ID}.SAFE" / "MTD_MSIL1C.xml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kept"),
+    [
+        ("https://h.example/a", "https://h.example:443/b?x=1", True),
+        ("http://h.example/a", "https://h.example/b", True),  # the upgrade on the default ports
+        ("https://h.example/a", "http://h.example/b", False),  # never in cleartext
+        ("https://h.example/a", "https://h.example:8443/b", False),
+        ("http://h.example:8080/a", "https://h.example/b", False),
+        ("https://a.s3.amazonaws.com/k", "https://b.s3.amazonaws.com/k", False),
+        ("https://x.co.uk/p", "https://y.co.uk/p", False),
+        ("https://catalogue.dataspace.copernicus.eu/p", "https://zipper.dataspace.copernicus.eu/p", False),
+        ("https://h.example/a", "ftp://h.example/a", False),
+    ],
+)
+def test_which_redirects_keep_credentials(before: str, after: str, kept: bool) -> None:
+    assert keeps_credentials(before, after) is kept
+    trusted = {"https://zipper.dataspace.copernicus.eu:443", "http://plain.example:80"}
+    assert keeps_credentials(
+        "https://catalogue.dataspace.copernicus.eu/p", "https://zipper.dataspace.copernicus.eu/q", trusted
+    )
+    # Trusted or not, https never hands over to http.
+    assert not keeps_credentials("https://h.example/", "http://plain.example/", trusted)
+
+
 def test_link_credentials_only_for_configured_hosts_and_secrets_never_shown(
     web: Serve, tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     failures: list[BaseException] = []
     with web(lambda request: Response(401 if "authorization" in request.headers else 500)) as server:
-        trusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {"127.0.0.1"})
-        untrusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {"elsewhere.example"})
+        trusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {origin(server.url)})
+        untrusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {"http://elsewhere.example:80"})
         link = f"{server.url}/p.zip?token={PASSWORD}"
         for provider in (trusted, untrusted):
             with pytest.raises((Unauthorized, Unavailable)) as caught:
@@ -424,6 +517,19 @@ def test_link_credentials_only_for_configured_hosts_and_secrets_never_shown(
     shown = "\n".join([*map(str, failures), caplog.text, repr(trusted.auth)])
     assert TOKEN not in shown and PASSWORD not in shown
     assert public_url(f"https://u:{PASSWORD}@h:8/p?token={PASSWORD}#x") == "https://h:8/p"
+
+
+def test_link_credentials_need_the_configured_scheme_and_port_too(web: Serve, tmp_path: pathlib.Path) -> None:
+    """A template `https://h/…` does not send the token to a link `http://h/…` (cleartext) nor to another
+    port of the same host."""
+    with web(lambda request: serve_bytes(request, BODY)) as server:
+        port = server.url.rsplit(":", 1)[1]
+        configured = {f"https://127.0.0.1:{port}", "http://127.0.0.1:1"}
+        provider = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), configured)
+        provider.fetch(ProductRequest(S2_ID, download_link=f"{server.url}/p.tif"), tmp_path)
+    assert [r.path for r in server.requests] == ["/p.tif"]
+    assert "authorization" not in server.requests[0].headers
+    assert (tmp_path / f"{S2_ID}.tif").read_bytes() == BODY
 
 
 def test_link_provider_without_a_link_is_not_found(tmp_path: pathlib.Path) -> None:
@@ -438,6 +544,7 @@ def test_link_provider_uses_local_zips_in_place(tmp_path: pathlib.Path) -> None:
     archive.parent.mkdir()
     archive.write_bytes(PRODUCT)
     workdir = tmp_path / "work"
-    LinkProvider(FAST).fetch(ProductRequest(S2_ID, download_link=archive.as_uri()), workdir)
+    provider = LinkProvider(FAST, local_roots=[tmp_path / "store"])
+    provider.fetch(ProductRequest(S2_ID, download_link=archive.as_uri()), workdir)
     assert (workdir / f"{S2_ID}.SAFE" / "MTD_MSIL1C.xml").read_bytes() == b"<xml/>"
     assert archive.is_file()  # used in place, never moved

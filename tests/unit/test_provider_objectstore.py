@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from services.downloader.providers.objectstore import ObjectStoreProvider
-from services.downloader.providers.product import ProductRequest
+from services.downloader.providers.objectstore import ObjectStoreProvider, fetch_object
+from services.downloader.providers.product import Cancelled, ProductRequest
 from services.runtime.errors import NotFound, Unavailable
 from services.worker.outcome import is_temporary
 
@@ -32,6 +32,14 @@ def _root_with_product(tmp_path: pathlib.Path, name: str = f"{S2_ID}.zip") -> pa
     folder.mkdir(parents=True)
     (folder / name).write_bytes(PRODUCT)
     return tmp_path / "store"
+
+
+def _put(endpoint: object, bucket: str, key: str) -> None:
+    client = endpoint.client()  # type: ignore[attr-defined]
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=PRODUCT)
+    finally:
+        client.close()  # its connection pool would otherwise outlive the test (ResourceWarning)
 
 
 def test_a_product_under_a_templated_file_prefix(tmp_path: pathlib.Path) -> None:
@@ -69,10 +77,24 @@ def test_a_wrong_checksum_leaves_nothing(tmp_path: pathlib.Path) -> None:
     assert is_temporary(caught.value) and list(workdir.iterdir()) == []
 
 
+def test_a_cancelled_task_stops_before_and_after_the_copy(tmp_path: pathlib.Path) -> None:
+    root = _root_with_product(tmp_path)
+    workdir = tmp_path / "work"
+    product = ProductRequest(S2_ID, checksums={"MD5": hashlib.md5(PRODUCT).hexdigest()})
+    # Cancelled while the backend copies (one call, not interruptible): caught when it returns.
+    product.on_progress = lambda progress: product.cancel.set()
+    with pytest.raises(Cancelled):
+        ObjectStoreProvider([f"{root}/S2A/2022"]).fetch(product, workdir)
+    assert list(workdir.iterdir()) == []
+    with pytest.raises(Cancelled):  # and not even started once cancelled
+        fetch_object(f"{root}/S2A/2022", f"{S2_ID}.zip", product, workdir, provider="T")
+    assert list(workdir.iterdir()) == []
+
+
 def test_a_product_in_an_s3_bucket(s3_endpoint: object, tmp_path: pathlib.Path) -> None:
     endpoint = s3_endpoint
     bucket = endpoint.new_bucket()  # type: ignore[attr-defined]
-    endpoint.client().put_object(Bucket=bucket, Key=f"products/2022/{S2_ID}.zip", Body=PRODUCT)  # type: ignore[attr-defined]
+    _put(endpoint, bucket, f"products/2022/{S2_ID}.zip")
     provider = ObjectStoreProvider([f"s3://{bucket}/products/{{YEAR}}"], endpoint.config())  # type: ignore[attr-defined]
     workdir = tmp_path / "work"
     provider.fetch(ProductRequest(S2_ID, size=len(PRODUCT)), workdir)
@@ -93,7 +115,7 @@ def test_the_chain_built_from_settings_reaches_the_configured_endpoint(
 
     endpoint = s3_endpoint
     bucket = endpoint.new_bucket()  # type: ignore[attr-defined]
-    endpoint.client().put_object(Bucket=bucket, Key=f"p/{S2_ID}.zip", Body=PRODUCT)  # type: ignore[attr-defined]
+    _put(endpoint, bucket, f"p/{S2_ID}.zip")
     config = endpoint.config()  # type: ignore[attr-defined]
     settings = DownloaderSettings(
         catalogue_address="127.0.0.1:1",

@@ -296,3 +296,65 @@ def test_the_inventory_falls_back_to_the_next_source(api: Remote) -> None:
     both_down = SceneInventory({products.Constellation.SENTINEL1: [down, down]})
     with pytest.raises(Unavailable, match=r"^ScenesInventory: cdse: HTTP 500: boom\n cdse: HTTP 500: boom$"):
         both_down.search(payload("DenmarkDemoS1.json"))
+
+
+TOKEN = "s3cr3t-t0ken"
+WITH_TOKEN = remote.HttpOptions(
+    timeout=5.0, retries=0, backoff=0.0, headers={"Authorization": f"Bearer {TOKEN}"}
+)
+
+
+def test_a_next_link_to_another_site_is_refused_and_gets_no_token(api: Remote) -> None:
+    foreign = Remote()
+    with LocalHTTPServer(foreign) as elsewhere:
+        page = {
+            "value": S1_PRODUCTS["value"][:1],
+            "@odata.nextLink": f"{elsewhere.url}/odata/v1/Products?$skip=1",
+        }
+        api.set(lambda request: Response.json(page))
+        with pytest.raises(
+            Unavailable, match=r"^cdse: the next page is on another site \(http://127.0.0.1:\d+\)"
+        ):
+            source(api, options=WITH_TOKEN).search(payload("DenmarkDemoS1.json"))
+        # A search the first page satisfies never gets there: the link only tells that more may follow.
+        scenes, more = source(api, options=WITH_TOKEN).search(payload("DenmarkDemoS1.json", page=0, limit=1))
+        assert len(scenes) == 1 and more
+    assert not foreign.requests
+    assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_an_error_page_echoing_the_token_does_not_quote_it(api: Remote) -> None:
+    def echo(status: int) -> Callable[[Request], Response]:
+        return lambda request: Response(status, f"Bad request; you sent {request.headers}".encode())
+
+    with pytest.raises(InvalidArgument, match=r"cdse: HTTP 400 \(the answer is not quoted") as refused:
+        source(api.set(echo(400)), options=WITH_TOKEN).search(payload("DenmarkDemoS1.json"))
+    assert TOKEN in api.requests[0].headers["authorization"]  # the server did echo it…
+    with pytest.raises(Unavailable, match=r"^cdse: HTTP 503 \(the answer") as down:
+        source(api.set(echo(503)), options=WITH_TOKEN).search(payload("DenmarkDemoS1.json"))
+    for error in (refused.value, down.value):
+        assert TOKEN not in str(error) and "you sent" not in str(error)  # …it is not in our errors
+    with pytest.raises(InvalidArgument, match="HTTP 400: Bad request; you sent"):  # no credentials: quoted
+        source(api.set(echo(400))).search(payload("DenmarkDemoS1.json"))
+
+
+def test_408_is_transient(api: Remote) -> None:
+    api.set(lambda request: Response(408, b"Request Timeout"))
+    options = remote.HttpOptions(timeout=5.0, retries=1, backoff=0.0)
+    with pytest.raises(Unavailable, match=r"^cdse: HTTP 408: Request Timeout$"):
+        source(api, options=options).search(payload("DenmarkDemoS1.json"))
+    assert len(api.requests) == 2
+
+
+@pytest.mark.timeout(60)
+def test_retry_after_is_not_waited_out(api: Remote) -> None:
+    answers = iter([Response(429, b"slow down", {"Retry-After": "3600"})])
+    working = odata_server(S1_PRODUCTS)
+    api.set(lambda request: next(answers, None) or working(request))
+    options = remote.HttpOptions(timeout=5.0, retries=2, backoff=0.0)
+    scenes, _ = source(api, options=options).search(payload("DenmarkDemoS1.json"))
+    assert len(scenes) == 3 and len(api.requests) == 2
+
+
+def test_the_back_off_schedule() -> None:
+    assert [remote.backoff_delay(2.0, retry) for retry in (1, 2, 3)] == [2.0, 6.0, 14.0]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import shapely
+from urllib3.exceptions import ConnectTimeoutError
 
 from gateway.refjson.payload import decode_area
 from services.catalogue.search import remote
@@ -226,3 +227,119 @@ def test_an_unreachable_server_is_unavailable(api: Remote) -> None:
     source = StacSource(StacConfig("stac", url, {Constellation.SENTINEL2: "sentinel-2-l1c"}, options=FAST))
     with pytest.raises(Unavailable, match="^stac: cannot reach the catalogue"):
         source.search(payload("DenmarkDemoS2.json"))
+
+
+TOKEN = "s3cr3t-t0ken"
+WITH_TOKEN = remote.HttpOptions(
+    timeout=5.0, retries=0, backoff=0.0, headers={"Authorization": f"Bearer {TOKEN}"}
+)
+
+
+def sentinel2(api: Remote, options: remote.HttpOptions = WITH_TOKEN) -> StacSource:
+    return StacSource(
+        StacConfig("stac", api.url, {Constellation.SENTINEL2: "sentinel-2-l1c"}, options=options)
+    )
+
+
+def test_a_next_link_to_another_site_is_refused_and_gets_no_token(api: Remote) -> None:
+    foreign = Remote().set(lambda request: Response.json({"collections": []}))
+    with LocalHTTPServer(foreign) as elsewhere:
+        page = {
+            "type": "FeatureCollection",
+            "features": LANDSAT["features"][:1],
+            "links": [
+                {"rel": "next", "href": f"{elsewhere.url}/search", "method": "POST", "body": {"next": "1"}}
+            ],
+        }
+        api.set(lambda request: Response.json(page))
+        with pytest.raises(
+            Unavailable, match=r"^usgs-stac: the next page is on another site \(http://127.0.0.1:\d+\)"
+        ):
+            usgs(api, options=WITH_TOKEN).search(payload("DenmarkDemoLandsat.json", page=0, limit=0))
+        # A search the first page satisfies never gets there: the link only tells that more may follow.
+        scenes, more = usgs(api, options=WITH_TOKEN).search(
+            payload("DenmarkDemoLandsat.json", page=0, limit=1)
+        )
+        assert len(scenes) == 1 and more
+        # Whatever asks the source's client for another site, the token stays home.
+        stac_io = usgs(api, options=WITH_TOKEN)._stac_io()
+        try:
+            stac_io.request(f"{elsewhere.url}/collections", method="GET")
+            stac_io.request(f"{api.url}/collections", method="GET")
+        finally:
+            stac_io.session.close()
+    assert [r.path for r in foreign.requests] == ["/collections"]
+    assert "authorization" not in foreign.requests[0].headers
+    assert {r.headers["authorization"] for r in api.requests} == {f"Bearer {TOKEN}"}
+
+
+def test_an_error_page_echoing_the_token_does_not_quote_it(api: Remote) -> None:
+    def echo(status: int) -> Callable[[Request], Response]:
+        return lambda request: Response(status, f"Bad request; you sent {request.headers}".encode())
+
+    area = payload("DenmarkDemoS2.json")
+    with pytest.raises(InvalidArgument, match=r"stac: HTTP 400 \(the answer is not quoted") as refused:
+        sentinel2(api.set(echo(400))).search(area)
+    assert TOKEN in api.requests[0].headers["authorization"]  # the server did echo it…
+    with pytest.raises(Unavailable, match=r"^stac: HTTP 503 \(the answer") as down:
+        sentinel2(api.set(echo(503))).search(area)
+    for error in (refused.value, down.value):
+        assert TOKEN not in str(error) and "you sent" not in str(error)  # …it is not in our errors
+    with pytest.raises(InvalidArgument, match="HTTP 400: Bad request; you sent"):  # no credentials: quoted
+        sentinel2(api.set(echo(400)), FAST).search(area)
+
+
+def test_408_is_transient(api: Remote) -> None:
+    api.set(lambda request: Response(408, b"Request Timeout"))
+    options = remote.HttpOptions(timeout=5.0, retries=1, backoff=0.0)
+    with pytest.raises(Unavailable, match=r"^usgs-stac: HTTP 408: Request Timeout$"):
+        usgs(api, options=options).search(payload("DenmarkDemoLandsat.json"))
+    assert len(api.requests) == 2
+
+
+@pytest.mark.timeout(60)
+def test_retry_after_is_not_waited_out(api: Remote) -> None:
+    answers = iter([Response(429, b"slow down", {"Retry-After": "3600"})])
+    working = stac_search(LANDSAT["features"])
+    api.set(lambda request: next(answers, None) or working(request))
+    options = remote.HttpOptions(timeout=5.0, retries=2, backoff=0.0)
+    scenes, more = usgs(api, options=options).search(payload("DenmarkDemoLandsat.json", page=0))
+    assert len(scenes) == 4 and more and len(api.requests) == 2
+
+
+def test_retries_wait_as_documented(api: Remote) -> None:
+    stac_io = usgs(api, options=remote.HttpOptions(timeout=5.0, retries=3, backoff=2.0))._stac_io()
+    try:
+        retry = stac_io.session.get_adapter(api.url).max_retries
+        waits = []
+        for _ in range(3):
+            retry = retry.increment(method="POST", url="/search", error=ConnectTimeoutError())
+            waits.append(retry.get_backoff_time())
+    finally:
+        stac_io.session.close()
+    assert waits == [2.0, 6.0, 14.0]  # b, 3b, 7b as remote.HttpOptions says (urllib3's own: 0, 4, 8)
+    assert not retry.respect_retry_after_header
+
+
+class _Watched(StacSource):
+    """Keeps the clients it makes, so that a test can see they are closed."""
+
+    def __init__(self, config: StacConfig) -> None:
+        super().__init__(config)
+        self.made: list[Any] = []
+
+    def _stac_io(self) -> Any:
+        self.made.append(super()._stac_io())
+        return self.made[-1]
+
+
+def test_each_search_closes_its_client(api: Remote) -> None:
+    source = _Watched(usgs(api).config)
+    api.set(stac_search(LANDSAT["features"]))
+    source.search(payload("DenmarkDemoLandsat.json", page=0))
+    api.set(lambda request: Response(502, b"Bad Gateway"))
+    with pytest.raises(Unavailable):
+        source.search(payload("DenmarkDemoLandsat.json"))
+    assert len(source.made) == 2
+    for stac_io in source.made:  # a closed requests session has dropped its connection pools
+        assert not stac_io.session.get_adapter(api.url).poolmanager.pools

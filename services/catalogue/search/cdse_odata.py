@@ -104,7 +104,8 @@ def build_filter(area: models.Area, constellation: Constellation) -> str:
 
 
 class CdseODataSource:
-    """`search(area)` pages through `<url>/Products`; blocking (the catalogue calls it in a thread)."""
+    """`search(area)` pages through `<url>/Products` (`@odata.nextLink` only on the origin of `url`);
+    blocking (the catalogue calls it in a thread)."""
 
     name = NAME
 
@@ -142,6 +143,12 @@ class CdseODataSource:
             query, quote_via=urllib.parse.quote
         )
         while url:
+            if not remote.same_origin(url, self.url):
+                # A next link elsewhere would receive our headers (the bearer token): refused, so the
+                # next source in the chain serves.
+                raise Unavailable(
+                    f"{NAME}: the next page is on another site ({remote.origin_text(url)}): not followed"
+                )
             # Where this page starts and its size, as its URL asks (a next link carries its own).
             asked = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
             skip = int((asked.get("$skip") or ["0"])[0])

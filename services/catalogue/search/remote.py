@@ -2,11 +2,15 @@
 failures onto our error table, the payload parameters they parse alike, and client-side paging.
 
 Error policy (the inventory falls back to the next source on anything but InvalidArgument):
-* network errors, timeouts, 429 and 5xx → `Unavailable`, naming the source: try the next source;
+* network errors, timeouts, 408, 429 and 5xx → `Unavailable`, naming the source: try the next source;
 * 400/422 → `InvalidArgument`: the remote refused the query built from the payload, so no other
   source will do better and the caller must see why (the remote's text, shortened);
 * 401/403/404 and other 4xx → `FailedPrecondition`: credentials or URL/collection settings are wrong,
   an operator's problem; the next source may still answer.
+
+The remote's text is quoted only when the request carried no credentials: error pages may echo the
+request's headers, and these errors reach the HTTP client. Credentials go only to the configured
+origin: a next-page link elsewhere is refused (`Unavailable`), never followed.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import dataclasses
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -27,7 +32,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CLOUD_RANGE = re.compile(r"^\[\s*(\S+)\s+TO\s+(\S+)\s*\]$")
-_RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Transient answers: retried, then `Unavailable`.
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # Remote error bodies can be whole HTML pages: keep what identifies the problem.
 _MAX_REMOTE_TEXT = 300
 
@@ -35,13 +42,40 @@ _MAX_REMOTE_TEXT = 300
 @dataclasses.dataclass(frozen=True)
 class HttpOptions:
     timeout: float = 30.0
-    # Attempts after the first one for network errors, timeouts, 429 and 5xx (the reference retries 3
-    # times; 4xx are never retried).
+    # Attempts after the first one for network errors, timeouts, 408, 429 and 5xx (the reference retries
+    # 3 times; other 4xx are never retried).
     retries: int = 3
-    # Back-off before retry n is backoff * (2**n - 1): 0 s, 1 s, 3 s, 7 s as the reference.
+    # Back-off before retry n is backoff * (2**n - 1): the attempts start at 0, b, 3b, 7b s as the
+    # reference's. Retry-After is not honoured: a search must not hang on a remote's say-so (a 429 with
+    # `Retry-After: 3600`), the fallback chain serves instead.
     backoff: float = 1.0
     # Extra headers (credentials); never logged.
     headers: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+
+
+def backoff_delay(backoff: float, retry: int) -> float:
+    """Seconds to wait before retry number `retry` (1, 2, …): b, 3b, 7b…"""
+    return backoff * (2**retry - 1)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, default ports made explicit, for same-origin checks."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url: str, base: str) -> bool:
+    return origin(url) == origin(base)
+
+
+def origin_text(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}" + (f":{port}" if port else "")
 
 
 def remote_text(text: str) -> str:
@@ -49,10 +83,14 @@ def remote_text(text: str) -> str:
     return text if len(text) <= _MAX_REMOTE_TEXT else text[:_MAX_REMOTE_TEXT] + "…"
 
 
-def http_error(source: str, status: int, text: str) -> IngesterError:
-    """The error for a non-2xx answer of `source` (see the module docstring)."""
-    detail = f"{source}: HTTP {status}: {remote_text(text)}"
-    if status in _RETRIED_STATUSES or status >= 500:
+def http_error(source: str, status: int, text: str, credentials: bool = False) -> IngesterError:
+    """The error for a non-2xx answer of `source` (see the module docstring). `credentials`: the request
+    carried some, so the answer's text is not quoted (it may echo them)."""
+    if credentials:
+        detail = f"{source}: HTTP {status} (the answer is not quoted: the request carried credentials)"
+    else:
+        detail = f"{source}: HTTP {status}: {remote_text(text)}"
+    if status in RETRIED_STATUSES or status >= 500:
         return Unavailable(detail)
     if status in (400, 422):
         return InvalidArgument("scene_type.parameters", f"the catalogue refused the query ({detail})")
@@ -63,7 +101,7 @@ def get_json(client: httpx.Client, url: str, source: str, options: HttpOptions) 
     """GET a JSON document with the reference's retry policy; raises the error table's errors."""
     for attempt in range(options.retries + 1):
         if attempt:
-            time.sleep(options.backoff * (2**attempt - 1))
+            time.sleep(backoff_delay(options.backoff, attempt))
         try:
             response = client.get(url, headers=options.headers, timeout=options.timeout)
         except httpx.TimeoutException:
@@ -76,8 +114,8 @@ def get_json(client: httpx.Client, url: str, source: str, options: HttpOptions) 
                     return response.json()
                 except ValueError:
                     raise Unavailable(f"{source}: the answer is not JSON") from None
-            error = http_error(source, response.status_code, response.text)
-            if response.status_code not in _RETRIED_STATUSES:
+            error = http_error(source, response.status_code, response.text, bool(options.headers))
+            if response.status_code not in RETRIED_STATUSES:
                 raise error
         logger.warning("%s: attempt %d failed: %s", source, attempt + 1, error)
     raise error

@@ -13,9 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import urllib.parse
 from collections.abc import Iterator
+from itertools import takewhile
 from typing import Any
 
+import requests
 import shapely
 import shapely.geometry
 from pystac_client.exceptions import APIError
@@ -94,8 +97,19 @@ def _number(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
+class _Retry(Retry):
+    """urllib3's Retry waiting as the CDSE source does (b, 3b, 7b… before retries 1, 2, 3…, where urllib3
+    waits 0, 2b, 4b…); built with `respect_retry_after_header=False` (see remote.HttpOptions)."""
+
+    def get_backoff_time(self) -> float:
+        # The last run of errors, redirects excluded, as urllib3 counts them.
+        errors = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
+        return remote.backoff_delay(self.backoff_factor, errors)
+
+
 class StacSource:
-    """`search(area)` posts to `<url>/search` and follows `next` links; blocking (run in a thread)."""
+    """`search(area)` posts to `<url>/search` and follows `next` links on the origin of `url` only;
+    blocking (run in a thread)."""
 
     def __init__(self, config: StacConfig):
         self.config = config
@@ -107,43 +121,63 @@ class StacSource:
             raise InvalidArgument(
                 "scene_type.constellation", f"{self.name} has no collection for {constellation.value}"
             )
-        search = ItemSearch(
-            f"{self.config.url.rstrip('/')}/search",
-            method="POST",
-            stac_io=self._stac_io(),
-            **search_parameters(self.config, area, constellation),
-        )
         wanted = next((v for k, v in area.parameters.items() if k.lower() == "filename"), "")
         wanted = wanted.replace("*", "")
-        pages = (
-            ([self.to_scene(f, constellation) for f in page], more) for page, more in self._pages(search)
-        )
-        return remote.take(
-            pages,
-            area.page * area.limit,
-            area.limit,
-            self.config.max_scenes,
-            self.name,
-            keep=lambda scene: wanted in scene.source_id,
-        )
+        stac_io = self._stac_io()
+        try:
+            search = ItemSearch(
+                f"{self.config.url.rstrip('/')}/search",
+                method="POST",
+                stac_io=stac_io,
+                **search_parameters(self.config, area, constellation),
+            )
+            pages = (
+                ([self.to_scene(f, constellation) for f in page], more) for page, more in self._pages(search)
+            )
+            return remote.take(
+                pages,
+                area.page * area.limit,
+                area.limit,
+                self.config.max_scenes,
+                self.name,
+                keep=lambda scene: wanted in scene.source_id,
+            )
+        finally:
+            stac_io.session.close()
 
     def _stac_io(self) -> StacApiIO:
         options = self.config.options
-        # Retries of network errors and 429/5xx (POST included); the last answer is returned, not raised,
-        # so its status reaches the error table.
-        retry = Retry(
+        # Retries of network errors, 408, 429 and 5xx (POST included); the last answer is returned, not
+        # raised, so its status reaches the error table.
+        retry = _Retry(
             total=options.retries,
             backoff_factor=options.backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
+            status_forcelist=sorted(remote.RETRIED_STATUSES),
             allowed_methods=None,
             raise_on_status=False,
+            respect_retry_after_header=False,
         )
-        return StacApiIO(headers=dict(options.headers), timeout=options.timeout, max_retries=retry)
+        # No session headers: pystac-client would send them with every `next` href, whatever its host.
+        return StacApiIO(timeout=options.timeout, max_retries=retry, request_modifier=self._authorize)
+
+    def _authorize(self, request: requests.Request) -> None:
+        """Adds the credentials to requests for the configured origin only (requests itself drops the
+        Authorization header on redirects to another host)."""
+        if self.config.options.headers and remote.same_origin(str(request.url), self.config.url):
+            request.headers = {**(request.headers or {}), **self.config.options.headers}
 
     def _pages(self, search: ItemSearch) -> Iterator[tuple[list[dict[str, Any]], bool]]:
-        """(items, whether a next link follows) per page; remote failures become our errors."""
+        """(items, whether a next link follows) per page; remote failures become our errors. A next link
+        to another origin is refused (not followed): the chain's next source serves."""
         pages = search.pages_as_dicts()
+        credentials = bool(self.config.options.headers)
+        next_href: str | None = None
         while True:
+            if next_href is not None and not remote.same_origin(next_href, self.config.url):
+                raise Unavailable(
+                    f"{self.name}: the next page is on another site ({remote.origin_text(next_href)}): "
+                    "not followed"
+                )
             try:
                 page = next(pages)
             except StopIteration:
@@ -154,14 +188,16 @@ class StacSource:
                     raise Unavailable(
                         f"{self.name}: cannot reach the catalogue: {remote.remote_text(str(exc))}"
                     ) from None
-                raise remote.http_error(self.name, status, str(exc)) from None
+                raise remote.http_error(self.name, status, str(exc), credentials) from None
             except ValueError as exc:  # an answer that is not JSON
                 raise Unavailable(f"{self.name}: unexpected answer: {remote.remote_text(str(exc))}") from None
             features = [f for f in page.get("features") or [] if isinstance(f, dict)]
-            more = any(
-                isinstance(link, dict) and link.get("rel") == "next" for link in page.get("links") or []
+            # The link pystac-client follows: the first `next` one.
+            link = next(
+                (x for x in page.get("links") or [] if isinstance(x, dict) and x.get("rel") == "next"), None
             )
-            yield features, more
+            next_href = urllib.parse.urljoin(search.url, str(link.get("href") or "")) if link else None
+            yield features, link is not None
 
     def to_scene(self, item: dict[str, Any], constellation: Constellation) -> models.CatalogScene:
         props = item.get("properties") or {}

@@ -43,8 +43,14 @@ def build(settings: DownloaderSettings) -> list[Any]:
     if settings.local_path:
         providers.append(local.LocalProvider(pathlib.Path(settings.local_path)))
     if settings.url_provider:
-        hosts = http_provider.hosts() if http_provider else set()
-        providers.append(link.LinkProvider(transfers, http_auth, hosts, _object_store_config(settings)))
+        origins = http_provider.origins() if http_provider else frozenset()
+        # The local archive's products are readable by the local provider already: links may use them.
+        roots = [*settings.link_local_roots, *([settings.local_path] if settings.local_path.strip() else [])]
+        providers.append(
+            link.LinkProvider(
+                transfers, http_auth, origins, _object_store_config(settings), local_roots=roots
+            )
+        )
     if http_provider:
         providers.append(http_provider)
     if settings.object_store_prefixes:
@@ -61,7 +67,11 @@ def build(settings: DownloaderSettings) -> list[Any]:
         )
         providers.append(
             copernicus.CopernicusProvider(
-                auth, settings.copernicus_download_url, settings.copernicus_catalogue_url, transfers
+                auth,
+                settings.copernicus_download_url,
+                settings.copernicus_catalogue_url,
+                transfers,
+                redirect_urls=settings.copernicus_redirect_urls,
             )
         )
     return providers

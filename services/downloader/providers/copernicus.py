@@ -7,7 +7,8 @@ Token (Keycloak, `openid-connect/token`, form-encoded POST): the password grant 
 (token revoked or expired under way) renews once and retries; a second 401 fails the provider clearly.
 
 Product: `GET <download_url with {UUID}>` (zipper.dataspace.copernicus.eu/odata/v1/Products(<Id>)/$value)
-with `Authorization: Bearer`, Range supported. The Id, checksums and size come from the scene metadata
+with `Authorization: Bearer`, Range supported; the token follows redirects only within the configured
+CDSE origins (download, catalogue and `redirect_urls`, e.g. download.dataspace.copernicus.eu). The Id, checksums and size come from the scene metadata
 recorded by the catalogue; when the Id is missing (scenes from another catalogue, uploaded scenes.json)
 it is looked up by Name in the OData catalogue (`Products?$filter=Name eq '<id>.SAFE'`), which also
 gives `Checksum` and `ContentLength`.
@@ -22,6 +23,7 @@ import pathlib
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 
 from services.domain import products
 from services.downloader.providers import http, http_client, transfer
@@ -117,14 +119,31 @@ class CdseAuth:
         )
 
 
+def odata_string(value: str) -> str:
+    """An OData string literal: single-quoted, a quote inside doubled (OData ABNF `SQUOTE-in-string`)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 class CopernicusProvider:
     name = NAME
 
-    def __init__(self, auth: CdseAuth, download_url: str, catalogue_url: str, policy: transfer.Policy):
+    def __init__(
+        self,
+        auth: CdseAuth,
+        download_url: str,
+        catalogue_url: str,
+        policy: transfer.Policy,
+        redirect_urls: Sequence[str] = (),
+    ):
         self.auth = auth
         self.download_url = download_url
         self.catalogue_url = catalogue_url
         self.policy = policy
+        # The token follows a redirect only within these CDSE origins (http_client.keeps_credentials):
+        # the configured download and catalogue URLs' and the hosts CDSE is configured to redirect to.
+        self.trusted = frozenset(
+            http_client.origin(url) for url in (download_url, catalogue_url, *redirect_urls)
+        ) - {""}
 
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
         constellation = products.constellation_from_product_id(product.source_id)
@@ -135,12 +154,16 @@ class CopernicusProvider:
         if not product.uuid:
             raise NotFound(f"{NAME}: the catalogue gave no Id for {product.source_id!r}")
         url = http.render(self.download_url, product)
-        http.fetch_url(url, product, workdir, provider=NAME, auth=self.auth, policy=self.policy)
+        http.fetch_url(
+            url, product, workdir, provider=NAME, auth=self.auth, policy=self.policy, trusted=self.trusted
+        )
 
     def lookup(self, product: ProductRequest) -> ProductRequest:
         """Id, checksums and size of the product from the OData catalogue, by Name."""
         name = product.source_id if product.source_id.endswith(".SAFE") else product.source_id + ".SAFE"
-        query = urllib.parse.urlencode({"$filter": f"Name eq '{name}'"}, quote_via=urllib.parse.quote)
+        query = urllib.parse.urlencode(
+            {"$filter": f"Name eq {odata_string(name)}"}, quote_via=urllib.parse.quote
+        )
         url = f"{self.catalogue_url}?{query}"
         # The catalogue is public: no token is sent.
         reply = http_client.request("GET", url, {"Accept": "application/json"}, timeout=self.policy.timeout)

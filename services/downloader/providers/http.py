@@ -4,7 +4,8 @@
 the placeholders are the product-id fields of spec §1.3 (`{SCENE}`, `{YEAR}`, `{MONTH}`, `{DAY}`,
 `{MISSION_ID}`, `{MISSION_VERSION}`, `{PRODUCT_TYPE}`, `{TILE}`, …) plus `{AREA}` (the aoi), `{UUID}`
 (scene metadata) and `{ID}` (the scene id as it is). Templates are tried in order; a 404 moves on to the
-next one. The configured bearer token or basic auth is sent to these URLs only.
+next one. The configured bearer token or basic auth is sent to these URLs only (and follows a redirect
+only within a template's origin or to another template's: http_client.keeps_credentials).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pathlib
 import re
 import urllib.parse
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 
 from services.domain import products
 from services.downloader.providers import http_client, transfer
@@ -87,13 +89,21 @@ def fetch_url(
     provider: str,
     auth: transfer.Auth | None,
     policy: transfer.Policy,
+    trusted: AbstractSet[str] = frozenset(),
 ) -> None:
-    """Downloads one URL into the workdir and unarchives it."""
+    """Downloads one URL into the workdir and unarchives it; `auth` may follow redirects to the
+    `trusted` origins (http_client.keeps_credentials)."""
     workdir.mkdir(parents=True, exist_ok=True)
     archive = transfer.download(
-        url, workdir / local_name(product, url), product, provider=provider, auth=auth, policy=policy
+        url,
+        workdir / local_name(product, url),
+        product,
+        provider=provider,
+        auth=auth,
+        policy=policy,
+        trusted=trusted,
     )
-    transfer.unpack(archive, workdir)
+    transfer.unpack(archive, workdir, product)
 
 
 def merged_failure(failures: Sequence[BaseException]) -> IngesterError:
@@ -117,9 +127,10 @@ class HttpProvider:
         self.auth = auth
         self.policy = policy
 
-    def hosts(self) -> set[str]:
-        """Hosts our credentials may go to (the download-link provider asks)."""
-        return {urllib.parse.urlsplit(t).hostname or "" for t in self.templates} - {""}
+    def origins(self) -> frozenset[str]:
+        """Origins (scheme, host, port) our credentials may go to: the templates'. The download-link
+        provider asks, and a redirect from one template host to another keeps the credentials."""
+        return frozenset(http_client.origin(t) for t in self.templates) - {""}
 
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
         failures: list[BaseException] = []
@@ -130,7 +141,15 @@ class HttpProvider:
                 failures.append(NotFound(f"{self.name}: {http_client.public_url(template)}: {exc}"))
                 continue
             try:
-                fetch_url(url, product, workdir, provider=self.name, auth=self.auth, policy=self.policy)
+                fetch_url(
+                    url,
+                    product,
+                    workdir,
+                    provider=self.name,
+                    auth=self.auth,
+                    policy=self.policy,
+                    trusted=self.origins(),
+                )
                 return
             except transfer.Cancelled:
                 raise

@@ -2,13 +2,18 @@
 
 Why not httpx or requests: a product is gigabytes, and `HTTPResponse.read1` hands over what one socket
 read brought (up to 1 MiB) with nothing in between. On loopback it ran about twice as fast as httpx's
-`iter_raw` and at least as fast as curl (docs/benchmarks.md), memory bounded by the chunk size. What we need beyond it is here: redirects (with the rule below for credentials), HTTPS with
-certificate checks, `http(s)_proxy`/`no_proxy`, and HTTP statuses turned into our error table.
+`iter_raw` and at least as fast as curl (docs/benchmarks.md), memory bounded by the chunk size. What we
+need beyond it is here: redirects (with the rule below for credentials), HTTPS with certificate checks,
+`http(s)_proxy`/`no_proxy`, and HTTP statuses turned into our error table.
 
-Credentials across redirects: CDSE answers a download with a redirect to another host of its own domain
-that needs the bearer token too, while a redirect to a foreign host (a signed S3 URL, say) must not get
-it. So `Authorization` follows a redirect only to the same host or to a host of the same parent domain
-(`catalogue.dataspace.copernicus.eu` → `zipper.dataspace.copernicus.eu`).
+Credentials across redirects: `Authorization` follows a redirect only to the same origin (scheme, host
+and port: the `http://h` → `https://h` upgrade on the default ports counts as the same), or to one of
+the `trusted` origins the caller names: the hosts its credentials are configured for (the HTTP
+templates' hosts; the CDSE download, catalogue and redirect hosts of the Copernicus settings, so
+`catalogue.dataspace.copernicus.eu` → `download.dataspace.copernicus.eu` keeps the token). Never to
+another host of the same domain (`a.s3.amazonaws.com` → `b.s3.amazonaws.com` are different
+customers), and never from https to plain http, trusted or not. Once dropped, it stays dropped for
+the rest of the redirect chain.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
 
 _MAX_REDIRECTS = 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 # The reference's transient statuses (spec §8.2), plus 509/598/599 seen on overloaded mirrors.
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 501, 502, 503, 504, 509, 598, 599})
 
@@ -62,12 +69,38 @@ def public_url(url: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _same_site(a: str, b: str) -> bool:
-    if a == b:
+def origin(url: str) -> str:
+    """`scheme://host:port` of a URL (lower case, the default port written out): what credentials are
+    bound to. "" when the URL has no host."""
+    parts = urllib.parse.urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return ""
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    return f"{scheme}://{host}:{port}"
+
+
+def keeps_credentials(previous: str, following: str, trusted: AbstractSet[str] = frozenset()) -> bool:
+    """Whether `Authorization` sent to `previous` may go on to `following`, the URL it redirects to.
+
+    `trusted` holds origins (see `origin`). Never from https to anything weaker; then the same origin, the
+    http→https upgrade of the same host on the default ports, or a trusted origin."""
+    before, after = origin(previous), origin(following)
+    if not after:
+        return False
+    if before.startswith("https://") and not after.startswith("https://"):
+        return False  # never in cleartext once on TLS
+    if after == before or after in trusted:
         return True
-    parent_a, parent_b = a.split(".", 1)[-1], b.split(".", 1)[-1]
-    # A parent of at least two labels: never "com" or "eu", nor IP addresses.
-    return parent_a == parent_b and parent_a.count(".") >= 1 and not parent_a.replace(".", "").isdigit()
+    # http://h → https://h on the default ports: the usual upgrade, a safer channel to the same host.
+    host = before.removeprefix("http://").removesuffix(":80")
+    return before == f"http://{host}:80" and after == f"https://{host}:443"
 
 
 def _connect(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
@@ -103,12 +136,13 @@ def request(
     body: bytes | None = None,
     *,
     timeout: float = 60.0,
+    trusted: AbstractSet[str] = frozenset(),
 ) -> Reply:
     """Sends the request, following redirects; any status comes back (see `raise_for_status`).
 
+    `Authorization` follows a redirect as `keeps_credentials` says (`trusted`: origins it may also go to).
     Connection failures and timeouts raise Unavailable (transient, spec §8.2: "no HTTP response")."""
     headers = dict(headers or {})
-    origin = urllib.parse.urlsplit(url).hostname or ""
     for _ in range(_MAX_REDIRECTS + 1):
         conn, target = _connect(url, timeout)
         try:
@@ -121,9 +155,8 @@ def request(
         if response.status in (301, 302, 303, 307, 308) and location:
             response.read(64 * 1024)  # a redirect's body is a short note: drain it, then drop the socket
             conn.close()
-            url = urllib.parse.urljoin(url, location)
-            host = urllib.parse.urlsplit(url).hostname or ""
-            if not _same_site(origin, host):
+            previous, url = url, urllib.parse.urljoin(url, location)
+            if not keeps_credentials(previous, url, trusted):
                 headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if response.status == 303:
                 method, body = "GET", None

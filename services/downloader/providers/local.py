@@ -17,15 +17,24 @@ import os
 import pathlib
 import shutil
 import tempfile
+import threading
 import zipfile
+import zlib
+from collections.abc import Callable
 
 from services.domain import products
-from services.downloader.providers.product import ProductRequest
+from services.downloader.providers.product import Cancelled, ProductRequest
 from services.runtime.errors import FailedPrecondition, NotFound
 
 logger = logging.getLogger(__name__)
 
 _COPY_BUFFER = 1 << 20
+
+
+class DamagedArchive(FailedPrecondition):
+    """A zip that cannot be read (bad central directory, CRC or deflate stream). A downloaded one was
+    damaged on the way, which a later attempt may not be (transfer.unpack makes it transient); an unsafe
+    or empty zip is not damaged but wrong, and stays a plain FailedPrecondition."""
 
 
 class LocalProvider:
@@ -40,12 +49,11 @@ class LocalProvider:
         source = self.locate(scene_source_id)
         logger.info("local provider: %s from %s", scene_source_id, source)
         workdir.mkdir(parents=True, exist_ok=True)
+        cancel = None if isinstance(product, str) else product.cancel
         if source.is_dir():
-            target = workdir / source.name
-            _remove(target)
-            shutil.copytree(source, target)
+            copy_folder(source, workdir / source.name, cancel)
         else:
-            unarchive(source, workdir)
+            unarchive(source, workdir, cancel)
 
     def locate(self, scene_source_id: str) -> pathlib.Path:
         """Path of the product; NotFound naming every place looked at when it is nowhere."""
@@ -99,11 +107,42 @@ def _remove(path: pathlib.Path) -> None:
         path.unlink()
 
 
-def unarchive(archive_path: pathlib.Path, workdir: pathlib.Path) -> None:
+def _check(cancel: threading.Event | None, what: object) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"copy of {what}: cancelled")
+
+
+def copy_folder(
+    source: pathlib.Path,
+    target: pathlib.Path,
+    cancel: threading.Event | None = None,
+    copy_file: Callable[[str, str], object] = shutil.copy2,
+) -> None:
+    """Copies a product folder to `target` (replaced), file by file, stopping when `cancel` is set.
+    `copy_file(src, dst)` copies one file (the link provider's checks where a file may come from)."""
+    _remove(target)
+
+    def copy(src: str, dst: str) -> object:
+        _check(cancel, source)
+        return copy_file(src, dst)
+
+    try:
+        # copytree gathers the OSErrors of single files; other errors (cancelled, refused) stop it at once.
+        shutil.copytree(source, target, copy_function=copy)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def unarchive(
+    archive_path: pathlib.Path, workdir: pathlib.Path, cancel: threading.Event | None = None
+) -> None:
     """Extract a zip so its top-level entries land in workdir (the reference's Unarchive).
 
     Extracts into a temporary folder of the workdir first (same filesystem: the final moves are renames,
-    and a failure leaves no half product), refusing entries that would escape it (zip slip).
+    and a failure leaves no half product), refusing entries that would escape it (zip slip). Stops with
+    Cancelled between entries and chunks once `cancel` is set. An unreadable zip raises DamagedArchive;
+    an empty one or one with an unsafe entry FailedPrecondition.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".unarchive-", dir=workdir))
@@ -114,9 +153,11 @@ def unarchive(archive_path: pathlib.Path, workdir: pathlib.Path) -> None:
                 if not members:
                     raise FailedPrecondition(f"empty zip: {archive_path}")
                 for member in members:
-                    _extract(archive, member, staging)
-        except zipfile.BadZipFile as exc:
-            raise FailedPrecondition(f"unarchive {archive_path}: {exc}") from exc
+                    _check(cancel, archive_path)
+                    _extract(archive, member, staging, cancel)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            # BadZipFile also covers a CRC mismatch found while reading an entry.
+            raise DamagedArchive(f"unarchive {archive_path}: {exc}") from exc
         for entry in staging.iterdir():
             target = workdir / entry.name
             _remove(target)
@@ -125,7 +166,9 @@ def unarchive(archive_path: pathlib.Path, workdir: pathlib.Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, staging: pathlib.Path) -> None:
+def _extract(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, staging: pathlib.Path, cancel: threading.Event | None
+) -> None:
     name = member.filename.replace("\\", "/")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
@@ -140,4 +183,6 @@ def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, staging: pathlib
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     with archive.open(member) as source, open(target, "wb") as destination:
-        shutil.copyfileobj(source, destination, _COPY_BUFFER)
+        while chunk := source.read(_COPY_BUFFER):
+            destination.write(chunk)
+            _check(cancel, member.filename)

@@ -38,6 +38,7 @@ def _verify(path: pathlib.Path, product: ProductRequest, uri: str, provider: str
             while chunk := file.read(_READ_CHUNK):
                 for hasher in hashers.values():
                     hasher.update(chunk)
+                product.check_cancelled(provider)
     for algorithm, hasher in hashers.items():
         if hasher.hexdigest() != product.checksums[algorithm]:
             raise Unavailable(f"{provider}: {algorithm} checksum mismatch for {uri}: the copy is corrupt")
@@ -52,7 +53,11 @@ def fetch_object(
     provider: str,
     config: ObjectStoreConfig | None = None,
 ) -> None:
-    """Copies `<root>/<key>` into the workdir, verified, and unarchives it; NotFound when missing."""
+    """Copies `<root>/<key>` into the workdir, verified, and unarchives it; NotFound when missing.
+
+    The backend's copy is one call that cannot be interrupted: a cancelled task stops before and after
+    it, while verifying and while unarchiving."""
+    product.check_cancelled(provider)
     storage = open_storage(root, config)
     destination = workdir / (product.source_id + (pathlib.PurePosixPath(key).suffix or ".zip"))
     partial = destination.with_name(f".{destination.name}.partial")
@@ -63,12 +68,13 @@ def fetch_object(
             storage.get_file(key, partial)
         except NotFound as exc:
             raise NotFound(f"{provider}: product not found: {uri}") from exc
+        product.check_cancelled(provider)
         _verify(partial, product, uri, provider)
         os.replace(partial, destination)
         product.report(provider, destination.stat().st_size, destination.stat().st_size)
     finally:
         partial.unlink(missing_ok=True)
-    transfer.unpack(destination, workdir)
+    transfer.unpack(destination, workdir, product)
 
 
 class ObjectStoreProvider:

@@ -13,6 +13,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.domain import models
+from services.runtime.errors import IngesterError
+
+
+class Cancelled(IngesterError):
+    """The task was cancelled while its product was fetched: nobody reads this error, and what the
+    provider had started (a partial file, a staging folder) is removed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +61,11 @@ class ProductRequest:
             size=_size(metadata.get(models.METADATA_SIZE)),
             **kw,
         )
+
+    def check_cancelled(self, what: str) -> None:
+        """Raises Cancelled once the task is cancelled: providers call it between cheap steps."""
+        if self.cancel.is_set():
+            raise Cancelled(f"{what}: cancelled")
 
     def report(self, provider: str, done: int, total: int | None) -> None:
         if self.on_progress is not None:

@@ -26,20 +26,17 @@ import logging
 import os
 import pathlib
 import time
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from services.downloader.providers import http_client
-from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import FailedPrecondition, IngesterError, Unavailable
+from services.downloader.providers.product import Cancelled, ProductRequest
+from services.runtime.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
 _PROGRESS_INTERVAL = 0.5  # seconds between two progress reports (the status board, heartbeats)…
 _PROGRESS_BYTES = 8 << 20  # …or bytes, when the size is unknown (else one percent)
-
-
-class Cancelled(IngesterError):
-    """The task was cancelled while downloading: nobody reads this error, the partial file is removed."""
 
 
 class _Broken(Exception):
@@ -109,9 +106,10 @@ class _Transfer:
         provider: str,
         auth: Auth,
         policy: Policy,
+        trusted: AbstractSet[str] = frozenset(),
     ):
         self.url, self.partial, self.product, self.provider = url, partial, product, provider
-        self.auth, self.policy = auth, policy
+        self.auth, self.policy, self.trusted = auth, policy, trusted
         self.what = provider  # the job names the scene; errors name the provider and the URL
         self.public = http_client.public_url(url)
         self.done = 0
@@ -136,7 +134,9 @@ class _Transfer:
                 headers["Range"] = f"bytes={self.done}-"
                 if self.validator:
                     headers["If-Range"] = self.validator
-            reply = http_client.request("GET", self.url, headers, timeout=self.policy.timeout)
+            reply = http_client.request(
+                "GET", self.url, headers, timeout=self.policy.timeout, trusted=self.trusted
+            )
             if reply.status == 401 and not refreshed:
                 reply.close()
                 refreshed = True
@@ -250,11 +250,15 @@ def download(
     provider: str,
     auth: Auth | None = None,
     policy: Policy | None = None,
+    trusted: AbstractSet[str] = frozenset(),
 ) -> pathlib.Path:
-    """Downloads `url` to `destination` (complete and verified, or not at all); returns it."""
+    """Downloads `url` to `destination` (complete and verified, or not at all); returns it.
+
+    The credentials of `auth` follow redirects as `http_client.keeps_credentials` says, `trusted` naming
+    the other origins they are meant for."""
     policy = policy or Policy()
     partial = destination.with_name(f".{destination.name}.partial")
-    transfer = _Transfer(url, partial, product, provider, auth or NoAuth(), policy)
+    transfer = _Transfer(url, partial, product, provider, auth or NoAuth(), policy, trusted)
     broken = 0
     try:
         with open(partial, "wb") as file:
@@ -286,17 +290,19 @@ def download(
         partial.unlink(missing_ok=True)
 
 
-def unpack(archive: pathlib.Path, workdir: pathlib.Path) -> None:
+def unpack(archive: pathlib.Path, workdir: pathlib.Path, product: ProductRequest | None = None) -> None:
     """Unarchives a downloaded zip into the workdir and removes it; other files stay as they are.
 
-    A zip that cannot be read was damaged on the way: transient (spec §7.3: unarchiving errors are)."""
-    from services.downloader.providers.local import unarchive
+    A zip that cannot be read was damaged on the way: transient (spec §7.3: unarchiving errors are).
+    An empty zip or one with an unsafe entry (`../`, an absolute path) is what the server holds: a later
+    attempt would get the same, so it stays FailedPrecondition (not transient)."""
+    from services.downloader.providers.local import DamagedArchive, unarchive
 
     if archive.suffix.lower() != ".zip":
         return
     try:
-        unarchive(archive, workdir)
-    except FailedPrecondition as exc:
+        unarchive(archive, workdir, product.cancel if product is not None else None)
+    except DamagedArchive as exc:
         raise Unavailable(str(exc)) from exc
     finally:
         archive.unlink(missing_ok=True)
