@@ -131,10 +131,10 @@ class Stack:
         catalogue.wait_for("catalogue listening")
         return catalogue
 
-    def start_worker(self, name: str, concurrency: int = 2) -> Service:
+    def start_worker(self, name: str, concurrency: int = 2, catalogue_address: str = "") -> Service:
         self._workers += 1
         env = {
-            "CATALOGUE_ADDRESS": self.catalogue_address,
+            "CATALOGUE_ADDRESS": catalogue_address or self.catalogue_address,
             "STORAGE_URI": str(self.storage),
             "WORKDIR": str(self.root / f"{name}-{self._workers}"),
             "ADDRESS": f"127.0.0.1:{free_port()}",
@@ -376,5 +376,34 @@ def test_postgresql_restarted_mid_ingestion(
         for _ in range(5):
             answer = client.get(f"/aoi/{AOI}")
             assert answer.status_code == 200, answer.text
+    assert stack.wait_final() == "DONE"
+    stack.check_complete()
+
+
+@pytest.mark.e2e
+def test_processor_killed_between_indexing_and_report(
+    services: list[Service], pg_dsn: str, tmp_path: pathlib.Path
+) -> None:
+    """The worst moment for a processor to die: its outputs are stored and indexed, its report not sent.
+    A proxy in front of the catalogue holds the processor's first ReportResult (IndexDatasets went
+    through), the processor is killed there; a second processor redoes the task after lease expiry,
+    finds the datasets already indexed, and nothing is duplicated."""
+    from tests.support.grpcproxy import HoldingProxy
+
+    stack = Stack(services, pg_dsn, tmp_path, scenes=3)
+    catalogue = stack.start_catalogue()
+    with HoldingProxy(stack.catalogue_address, hold="/ingester.v1.Tasks/ReportResult") as proxy:
+        stack.start_worker("downloader")
+        doomed = stack.start_worker("processor", concurrency=1, catalogue_address=proxy.address)
+        stack.start_gateway()
+        stack.ingest()
+        assert proxy.held.wait(60), "the processor never reported" + stack.logs()
+        doomed.wait_for(r"indexed 12 dataset\(s\), 0 already there")
+        doomed.kill()
+    lost = _in_flight(doomed)
+    assert len(lost) == 1, lost
+    survivor = stack.start_worker("processor")
+    _check_requeued(catalogue, lost)
+    survivor.wait_for(r"indexed 0 dataset\(s\), 12 already there")
     assert stack.wait_final() == "DONE"
     stack.check_complete()
