@@ -77,4 +77,13 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
             request.message,
             request.temporary,
         )
-        return tasks_pb2.ReportResultResponse(applied=applied)
+        response = tasks_pb2.ReportResultResponse(applied=applied)
+        if request.lease_next != tasks_pb2.TASK_KIND_UNSPECIFIED:
+            kind = _KINDS.get(request.lease_next)
+            if kind is None:
+                raise InvalidArgument("lease_next", "TASK_KIND_DOWNLOAD or TASK_KIND_PROCESS")
+            # The result is committed whatever happens next: the claim is a separate transaction.
+            lease = await self._queue.lease(kind, request.worker_id, 0.0)
+            if lease is not None:
+                response.next_task.CopyFrom(lease_to_proto(lease))
+        return response

@@ -131,12 +131,15 @@ class LeaseLoop:
                 continue
             failures = 0
             self._set_reachable(True)
-            if task is not None:
+            # While the queue is busy each report claims the next task (ReportResult.lease_next): the
+            # slot goes back to LeaseTask's long-poll only when none was ready.
+            while task is not None:
                 try:
-                    await self._run(task)
+                    task = await self._run(task)
                 except Exception:
                     # A bug in the worker itself: keep the slot alive, the lease expires on its own.
                     logger.exception("task %d: worker error", task.task_id, extra={"task_id": task.task_id})
+                    task = None
 
     async def _lease(self) -> tasks_pb2.Task | None:
         """One long-poll; None when nothing became ready or the loop is stopping."""
@@ -192,7 +195,8 @@ class LeaseLoop:
 
     # --- running one task --------------------------------------------------------------------------
 
-    async def _run(self, task: tasks_pb2.Task) -> None:
+    async def _run(self, task: tasks_pb2.Task) -> tasks_pb2.Task | None:
+        """Runs and reports `task`; returns the next task the report claimed, if any."""
         log_extra = {"task_id": task.task_id, "worker_id": self._config.worker_id}
         current = describe_task(task, dt.datetime.now(dt.UTC))
         logger.info(
@@ -209,12 +213,12 @@ class LeaseLoop:
             else:
                 outcome = await self._work(task, TaskContext(task, workdir, self._board))
             if outcome is None:
-                return
+                return None
             if outcome.status == Status.DONE and not outcome.temporary:
                 self._board.tasks_done += 1
             else:
                 self._board.tasks_failed += 1
-            await self._report(task, outcome)
+            return await self._report(task, outcome)
         finally:
             self._board.end(task.task_id)
             # Removed whatever happened (spec §8.1, §9); a thread of a cancelled job may still write here.
@@ -274,14 +278,18 @@ class LeaseLoop:
                 continue
             period = min(60.0, max(0.05, _lease_seconds(response) / 3))
 
-    async def _report(self, task: tasks_pb2.Task, outcome: Outcome) -> None:
+    async def _report(self, task: tasks_pb2.Task, outcome: Outcome) -> tasks_pb2.Task | None:
+        """Reports the outcome (retrying transient RPC failures); returns the next task it claimed."""
         request = tasks_pb2.ReportResultRequest(
             task_id=task.task_id,
             lease_token=task.lease_token,
             status=convert.status_to_proto(outcome.status),
             message=outcome.message,
             temporary=outcome.temporary,
+            worker_id=self._config.worker_id,
         )
+        if not self._stopping.is_set():
+            request.lease_next = self._config.kind
         extra = {"task_id": task.task_id}
         label = "temporary failure" if outcome.temporary else outcome.status.value
         for attempt in range(1, self._config.report_attempts + 1):
@@ -292,13 +300,13 @@ class LeaseLoop:
                     logger.warning(
                         "task %d: lease lost before the report (%s)", task.task_id, exc.details(), extra=extra
                     )
-                    return
+                    return None
                 if attempt == self._config.report_attempts:
                     # The lease expires and the task is leased again: the work is redone, nothing is lost.
                     logger.error(
                         "task %d: cannot report %s (%s)", task.task_id, label, exc.code().name, extra=extra
                     )
-                    return
+                    return None
                 await asyncio.sleep(min(8.0, 2.0 ** (attempt - 1)))
                 continue
             logger.info(
@@ -315,4 +323,5 @@ class LeaseLoop:
                 except Exception:
                     # The result is committed: a failed clean-up only leaves files behind.
                     logger.exception("task %d: clean-up after the report failed", task.task_id, extra=extra)
-            return
+            return response.next_task if response.HasField("next_task") else None
+        return None

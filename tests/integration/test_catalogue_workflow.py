@@ -199,3 +199,36 @@ async def test_wait_aoi_status_long_poll(stubs) -> None:  # type: ignore[no-unty
     await _report(stubs, process, types_pb2.STATUS_DONE)
     done = await asyncio.wait_for(follow, timeout=10)
     assert (done.status, done.changed) == (types_pb2.STATUS_DONE, True)
+
+
+async def test_report_claims_the_next_task(stubs) -> None:  # type: ignore[no-untyped-def]
+    """ReportResult with lease_next answers the next ready task of that kind, leased to the reporter; the
+    last report finds none; a refused report claims nothing."""
+    await _register_layers(stubs)
+    area = _area()
+    await stubs.catalogue.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area))), timeout=10
+    )
+    first = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD)
+    assert first is not None
+
+    def report(task: tasks_pb2.Task) -> tasks_pb2.ReportResultRequest:
+        return tasks_pb2.ReportResultRequest(
+            task_id=task.task_id, lease_token=task.lease_token, status=types_pb2.STATUS_DONE,
+            lease_next=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="chained",
+        )  # fmt: skip
+
+    answer = await stubs.tasks.ReportResult(report(first), timeout=10)
+    assert answer.applied and answer.HasField("next_task")
+    second = answer.next_task
+    assert second.download.scene.source_id == IDS[1] and second.attempt == 1
+    # The claimed task is really leased: a plain LeaseTask finds nothing, its token is accepted.
+    assert await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD, wait=0) is None
+    # A report under a wrong token is refused and claims nothing.
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stubs.tasks.ReportResult(report(tasks_pb2.Task(task_id=second.task_id, lease_token="x")), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    last = await stubs.tasks.ReportResult(report(second), timeout=10)
+    assert last.applied and not last.HasField("next_task")
+    # Both downloads released their tiles: the processing tasks are there for the processor.
+    assert await _lease(stubs, tasks_pb2.TASK_KIND_PROCESS) is not None

@@ -87,21 +87,27 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, lease_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ReportResultRequest(_message.Message):
-    __slots__ = ("task_id", "lease_token", "status", "message", "temporary")
+    __slots__ = ("task_id", "lease_token", "status", "message", "temporary", "lease_next", "worker_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TEMPORARY_FIELD_NUMBER: _ClassVar[int]
+    LEASE_NEXT_FIELD_NUMBER: _ClassVar[int]
+    WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: int
     lease_token: str
     status: _types_pb2.Status
     message: str
     temporary: bool
-    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.Status, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ...) -> None: ...
+    lease_next: TaskKind
+    worker_id: str
+    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.Status, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ..., lease_next: _Optional[_Union[TaskKind, str]] = ..., worker_id: _Optional[str] = ...) -> None: ...
 
 class ReportResultResponse(_message.Message):
-    __slots__ = ("applied",)
+    __slots__ = ("applied", "next_task")
     APPLIED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TASK_FIELD_NUMBER: _ClassVar[int]
     applied: bool
-    def __init__(self, applied: _Optional[bool] = ...) -> None: ...
+    next_task: Task
+    def __init__(self, applied: _Optional[bool] = ..., next_task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
