@@ -126,7 +126,7 @@ class Ingestion:
             instances = await resolve_layers(conn, area)
         if tiled is None:
             if scenes is None:
-                scenes, _ = await asyncio.to_thread(self._inventory.search, area)
+                scenes = (await asyncio.to_thread(self._inventory.search, area))[0]
             tiled = await asyncio.to_thread(
                 self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
             )

@@ -89,7 +89,11 @@ def _provider_name(provider: Provider) -> str:
 def _progress_reporter(context: TaskContext) -> Callable[[Progress], None]:
     """Progress from a provider's thread, handed to the status board on the event loop."""
     loop = asyncio.get_running_loop()
-    return lambda progress: loop.call_soon_threadsafe(context.progress, progress.text())
+
+    def report(progress: Progress) -> None:
+        loop.call_soon_threadsafe(context.progress, progress.text())
+
+    return report
 
 
 def _graph_error(name: str, exc: BaseException) -> JobError:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from typing import IO, Any, NoReturn, Protocol
+from typing import IO, Any, NoReturn, Protocol, cast
 
 import botocore.exceptions
 import requests
@@ -366,13 +366,14 @@ def open_ranged(
             timeout=timeout,
             session=session,
         )
-        return RangedFile(source, read_ahead=read_ahead)
+        return cast(IO[bytes], RangedFile(source, read_ahead=read_ahead))
     if parsed.scheme in s3.SCHEMES:
         location = s3.parse_location(uri, "uri")
         if not location.prefix:
             raise InvalidArgument("uri", f"{uri!r} names a bucket, not an object")
         root = s3.BucketLocation(location.scheme, location.bucket)
-        return RangedFile(
+        s3_file = RangedFile(
             _S3Source(root, location.prefix, config or ObjectStoreConfig()), read_ahead=read_ahead
         )
+        return cast(IO[bytes], s3_file)
     raise InvalidArgument("uri", f"unsupported scheme {parsed.scheme!r} in {_display(uri)!r}")

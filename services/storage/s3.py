@@ -121,6 +121,8 @@ def make_client(scheme: str, config: ObjectStoreConfig) -> Any:
         "retries": {"mode": "standard", "total_max_attempts": config.max_attempts},
     }
     config.check()
+    endpoint: str | None
+    region: str | None
     if scheme == "gs":
         endpoint = config.gs_endpoint_url or GOOGLE_ENDPOINT
         session = boto3.session.Session(

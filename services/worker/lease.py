@@ -134,11 +134,14 @@ class LeaseLoop:
             # While the queue is busy each report claims the next task (ReportResult.lease_next): the
             # slot goes back to LeaseTask's long-poll only when none was ready.
             while task is not None:
+                current = task
                 try:
-                    task = await self._run(task)
+                    task = await self._run(current)
                 except Exception:
                     # A bug in the worker itself: keep the slot alive, the lease expires on its own.
-                    logger.exception("task %d: worker error", task.task_id, extra={"task_id": task.task_id})
+                    logger.exception(
+                        "task %d: worker error", current.task_id, extra={"task_id": current.task_id}
+                    )
                     task = None
 
     async def _lease(self) -> tasks_pb2.Task | None:

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 
 import shapely
 
-from services.catalogue.bursts import annotations, burst_id, parse
+from services.catalogue.bursts import annotations as annotation_files
+from services.catalogue.bursts import burst_id, parse
 from services.domain import models
 from services.runtime.errors import InvalidArgument
 
@@ -59,7 +60,7 @@ def burst_inventory(
     scenes: Sequence[models.CatalogScene],
     annotation_urls: Sequence[str],
     existing: Sequence[IngestedTile] = (),
-    access: annotations.RemoteAccess | None = None,
+    access: annotation_files.RemoteAccess | None = None,
 ) -> list[models.CatalogScene]:
     """Scenes with their burst tiles (scenes without any burst in the AOI are dropped; the given list is
     not modified), each tile linked to its previous and reference tiles."""
@@ -67,8 +68,10 @@ def burst_inventory(
     kept = []
     nodes: list[_Node] = []
 
-    def read(scene: models.CatalogScene) -> annotations.AnnotationFiles:
-        return annotations.read_annotations(scene.source_id, scene.aoi or area.name, annotation_urls, access)
+    def read(scene: models.CatalogScene) -> annotation_files.AnnotationFiles:
+        return annotation_files.read_annotations(
+            scene.source_id, scene.aoi or area.name, annotation_urls, access
+        )
 
     # Fetching is I/O (remote places cost round trips): scenes are read concurrently, parsed in order.
     with concurrent.futures.ThreadPoolExecutor(_READERS) as pool:
@@ -76,6 +79,7 @@ def burst_inventory(
     for scene, files in zip(scenes, found, strict=True):
         for tile, burst in _scene_tiles(area, scene, files, aoi):
             track = tile.source_id.split("_", 1)[0]
+            assert burst.burst_id is not None  # _scene_tiles refuses bursts without an ID
             nodes.append(_Node(track, burst.swath, burst.burst_id, tile.date,
                                models.TileRef(tile.source_id, tile.scene_id, tile.date), tile))  # fmt: skip
         if scene.tiles:
@@ -99,7 +103,10 @@ def _buffered_aoi(wkt: str) -> shapely.Geometry:
 
 
 def _scene_tiles(
-    area: models.Area, scene: models.CatalogScene, found: annotations.AnnotationFiles, aoi: shapely.Geometry
+    area: models.Area,
+    scene: models.CatalogScene,
+    found: annotation_files.AnnotationFiles,
+    aoi: shapely.Geometry,
 ) -> list[tuple[models.CatalogTile, parse.Burst]]:
     tag_orbit = scene.tags.get("relativeOrbit", "")
     seen: set[int] = set()
@@ -118,7 +125,7 @@ def _scene_tiles(
         try:
             bursts = parse.parse_annotation(data, name, int(tag_orbit) if tag_orbit.isdigit() else None)
         except parse.AnnotationError as err:
-            raise InvalidArgument(annotations.FIELD, f"scene {scene.source_id}: {err}") from None
+            raise InvalidArgument(annotation_files.FIELD, f"scene {scene.source_id}: {err}") from None
         for burst in bursts:
             # VV and VH files of a swath give the same keys: first file (sorted by name) wins. Like the
             # reference, the key set is scene-wide (keys of different swaths never collide).
@@ -127,7 +134,7 @@ def _scene_tiles(
             seen.add(burst.anx_key)
             if burst.burst_id is None:
                 raise InvalidArgument(
-                    annotations.FIELD,
+                    annotation_files.FIELD,
                     f"scene {scene.source_id}: no ESA burst ID for {burst.swath} burst {burst.tile_nr}"
                     f" of {name} (no <burstId> and no relative orbit to compute it)",
                 )
