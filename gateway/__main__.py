@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from gateway.app import serve
 from gateway.settings import PREFIX, GatewaySettings
 from services.runtime import logs
+from services.runtime.errors import IngesterError
 from services.runtime.settings import from_env
 
 
@@ -22,7 +24,13 @@ async def _run(settings: GatewaySettings) -> None:
 
 
 def main() -> None:
-    settings = from_env(GatewaySettings, PREFIX)
+    """Exits with a one-line message (status 2) when a setting is missing or unusable, as the services do."""
+    try:
+        settings = from_env(GatewaySettings, PREFIX)
+        settings.host_port()
+    except IngesterError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        sys.exit(2)
     logs.configure(settings.log_level, settings.log_json)
     asyncio.run(_run(settings))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.runtime.errors import InvalidArgument
+
 PREFIX = "GEOCUBE_GATEWAY_"
 
 
@@ -28,5 +30,5 @@ class GatewaySettings:
     def host_port(self) -> tuple[str, int]:
         host, sep, port = self.address.rpartition(":")
         if not sep or not port.isdigit():
-            raise ValueError(f"{PREFIX}ADDRESS: expected host:port, got {self.address!r}")
+            raise InvalidArgument(f"{PREFIX}ADDRESS", f"expected host:port, got {self.address!r}")
         return host.strip("[]") or "0.0.0.0", int(port)

@@ -1,7 +1,7 @@
 """Finding and parsing JSON processing graphs (spec §6.1, §6.2).
 
 Graph names come from user payloads, so a name is only looked up below the configured graph folders
-(and the bundled library, always searched last) or taken as an absolute path; `..` is refused.
+(and the bundled library, always searched last); an absolute name must lie inside them; `..` is refused.
 """
 
 from __future__ import annotations
@@ -65,6 +65,18 @@ def _candidates(name: str, folders: Sequence[pathlib.Path]) -> list[pathlib.Path
     return found
 
 
+def _check_inside_graph_folders(path: pathlib.Path, graph_path: Sequence[pathlib.Path]) -> None:
+    # A payload names graphs, it must not pick any JSON file (and the scripts beside it) on a worker:
+    # an absolute name is accepted only inside the graph folders the operator configured or the library
+    # (the reference takes any path: docs/compatibility.md S12).
+    real = path.resolve()
+    for folder in [*graph_path, LIBRARY_DIR]:
+        if real.is_relative_to(folder.resolve()):
+            return
+    folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
+    raise InvalidArgument("graph_name", f"graph {path} is outside the graph folders ({folders})")
+
+
 def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib.Path:
     """The JSON file a graph name designates; raises InvalidArgument("graph_name", …) if none."""
     if not name:
@@ -80,6 +92,8 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, never seen here
         raise InvalidArgument("graph_name", f"graph {name}: unsupported scheme {scheme!r}")
     path = pathlib.PurePosixPath(name)
+    if path.is_absolute():
+        _check_inside_graph_folders(pathlib.Path(path), graph_path)
     candidates = [pathlib.Path(path)] if path.is_absolute() else _candidates(name, graph_path)
     for candidate in candidates:
         if candidate.is_file():

@@ -17,7 +17,7 @@ def test_only_copy_product_to_storage_is_repack_only(tmp_path: pathlib.Path) -> 
     graph = tmp_path / "conditional.json"
     graph.write_text('{"out_files": [[{"layer": "__product__", "extension": "*", "action": "to_create",'
                      ' "condition": "different_T0_T1"}], [], []]}')
-    assert not passthrough.is_repack_only(load_graph(str(graph), [], retriable=False))
+    assert not passthrough.is_repack_only(load_graph(str(graph), [tmp_path], retriable=False))
 
 
 def test_storable_archive_refuses_unsafe_or_broken_zips(tmp_path: pathlib.Path) -> None:

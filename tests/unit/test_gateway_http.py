@@ -581,3 +581,23 @@ async def test_registry_variable_creation(client: httpx.AsyncClient, calls: list
     wrong = await client.post("/registry/variables", json={"name": 3})
     assert wrong.status_code == 400 and "field 'name'" in wrong.text
     assert [c.method for c in calls] == ["CreateVariable", "CreateVariable"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("GEOCUBE_GATEWAY_ADDRESS", "nope"), ("GEOCUBE_GATEWAY_MAX_UPLOAD_BYTES", "x")],
+)
+def test_a_bad_setting_stops_the_gateway_with_one_line_naming_it(variable: str, value: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway"], check=False, env={**os.environ, variable: value},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"gateway: {variable}: " + done.stderr.split(": ", 2)[2].strip()
+    ]
+    assert "Traceback" not in done.stderr

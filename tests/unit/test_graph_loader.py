@@ -32,13 +32,13 @@ def write_graph(folder: pathlib.Path, name: str, document: Any) -> pathlib.Path:
 
 @pytest.mark.parametrize("name", LIBRARY_FIXTURES)
 def test_every_reference_library_graph_loads(name: str) -> None:
-    graph = load_graph(str(FIXTURES / name), [], retriable=False)
+    graph = load_graph(str(FIXTURES / name), [FIXTURES], retriable=False)
     assert len(graph.in_files) == len(graph.out_files) == 3
     assert graph.path == FIXTURES / name
 
 
 def test_s1_graphs_with_snap_steps_load_without_snap() -> None:
-    graph = load_graph(str(FIXTURES / "S1BackscatterCoherence.json"), [], retriable=True)
+    graph = load_graph(str(FIXTURES / "S1BackscatterCoherence.json"), [FIXTURES], retriable=True)
     assert graph.retriable
     assert len(graph.steps) == 13
     assert [s.engine for s in graph.steps].count(Engine.SNAP) == 5
@@ -89,8 +89,15 @@ def test_graph_path_folders_come_before_the_library(tmp_path: pathlib.Path) -> N
     assert load_graph("Pass", [first, second], False).config == {"from": "second"}
     assert load_graph("mine/G.json", [first, second], False).path == second / "mine" / "G.json"
     absolute = write_graph(tmp_path, "abs.json", {"out_files": []})
-    assert load_graph(str(absolute), [], False).path == absolute
-    assert load_graph(f"file://{absolute}", [], False).path == absolute
+    assert load_graph(str(absolute), [tmp_path], False).path == absolute
+    assert load_graph(f"file://{absolute}", [tmp_path], False).path == absolute
+    # Outside the graph folders (directly or through a symlink), an absolute name is refused.
+    with pytest.raises(InvalidArgument, match="outside the graph folders"):
+        load_graph(str(absolute), [first], False)
+    (first / "link.json").parent.mkdir(parents=True, exist_ok=True)
+    (first / "link.json").symlink_to(absolute)
+    with pytest.raises(InvalidArgument, match="outside the graph folders"):
+        load_graph(str(first / "link.json"), [first], False)
 
 
 def test_missing_graph(tmp_path: pathlib.Path) -> None:

@@ -88,7 +88,7 @@ def test_extract_s2_bands(tmp_path: pathlib.Path, case: str) -> None:
 
 
 def test_s1_coreg_extract(tmp_path: pathlib.Path) -> None:
-    graph = load_graph(str(FIXTURES / "S1CoregExtract.json"), [], False)
+    graph = load_graph(str(FIXTURES / "S1CoregExtract.json"), [FIXTURES], False)
     prefix = {t.scene.source_id: t.scene.data.date.strftime("%Y%m%d") + "_A44_IW1_1561" for t in (T0, T1, T2)}
     p0, p1, p2 = (prefix[t.scene.source_id] for t in (T0, T1, T2))
     for case, expected_xml in {
@@ -122,7 +122,7 @@ def test_s1_coreg_extract(tmp_path: pathlib.Path) -> None:
 def test_s1_backscatter_coherence(
     tmp_path: pathlib.Path, case: str, n_steps: int, cohdate: str | None
 ) -> None:
-    graph = load_graph(str(FIXTURES / "S1BackscatterCoherence.json"), [], False)
+    graph = load_graph(str(FIXTURES / "S1BackscatterCoherence.json"), [FIXTURES], False)
     tiles = CASES[case]
     commands = planned_commands(graph, {"resolution": "10"}, tiles, tmp_path, OPTIONS)
     assert len(commands) == n_steps

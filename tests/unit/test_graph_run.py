@@ -53,7 +53,7 @@ def graph_with(
     path.write_text(
         json.dumps({"config": config or {}, "processing_steps": steps, "out_files": out_files or []})
     )
-    return load_graph(str(path), [], retriable)
+    return load_graph(str(path), [path.parent], retriable)
 
 
 def script(tmp_path: pathlib.Path, name: str, body: str, *, executable: bool = False) -> str:

@@ -66,7 +66,14 @@ class RemoteAccess:
 def origin_of(url: str) -> str:
     """`scheme://netloc` (host and port, or bucket) of a URL, lower-cased; "" for a local path."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+    if not parts.scheme or not parts.netloc:
+        return ""
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    # https://host:443 and https://host are one origin.
+    default_port = {"http": ":80", "https": ":443"}.get(scheme)
+    if default_port and netloc.endswith(default_port):
+        netloc = netloc.removesuffix(default_port)
+    return f"{scheme}://{netloc}"
 
 
 REMOTE_SCHEMES = ("http", "https", "s3", "gs")
