@@ -100,6 +100,8 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         raise InvalidArgument(
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
         )
+    # Settings first: a bad source setting is reported even when the database is unreachable.
+    sources, archive = build_sources(settings)
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
     # `check`: every connection is tested (one empty query) when taken from the pool. After a database
@@ -115,7 +117,6 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     await pool.open(wait=True, timeout=30)
     notifier = TaskNotifier(settings.database_dsn)
     await notifier.start()
-    sources, archive = build_sources(settings)
     queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
     inventory = SceneInventory(sources)
     tiler = tiling.Tiler(
