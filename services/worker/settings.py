@@ -9,6 +9,7 @@ import socket
 from typing import ClassVar
 
 from services.runtime.errors import InvalidArgument
+from services.storage import open_storage
 from services.storage.config import ObjectStoreConfig
 
 
@@ -63,6 +64,10 @@ class WorkerSettings:
                 "required: absolute path, file://, s3://bucket[/prefix] or gs://bucket[/prefix] URI",
             )
         self.object_store().check(self.PREFIX)
+        try:
+            open_storage(self.storage_uri, self.object_store())  # parses the URI; no I/O
+        except InvalidArgument as exc:
+            raise InvalidArgument(self.PREFIX + "STORAGE_URI", exc.reason) from None
         if self.concurrency < 1:
             raise InvalidArgument(self.PREFIX + "CONCURRENCY", f"must be at least 1, got {self.concurrency}")
         if self.lease_wait_seconds < 0:

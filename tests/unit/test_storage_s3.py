@@ -363,3 +363,10 @@ def test_missing_storage_uri_message_lists_object_stores() -> None:
         WorkerSettings(catalogue_address="c:1").check()
     assert exc.value.field == "GEOCUBE_WORKER_STORAGE_URI"
     assert "s3://" in exc.value.reason and "gs://" in exc.value.reason
+
+
+@pytest.mark.parametrize("uri", ["relative/path", "ftp://host/x", "s3://", "file://remote-host/x"])
+def test_an_unusable_storage_uri_names_the_variable_at_start(uri: str) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        WorkerSettings(catalogue_address="c:1", storage_uri=uri).check()
+    assert exc.value.field == "GEOCUBE_WORKER_STORAGE_URI"
