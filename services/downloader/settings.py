@@ -56,7 +56,7 @@ class DownloaderSettings(WorkerSettings):
     # Other CDSE origins a download may be redirected to that get the token too (besides the download
     # and catalogue URLs' own); a redirect anywhere else drops it.
     copernicus_redirect_urls: tuple[str, ...] = ("https://download.dataspace.copernicus.eu",)
-    # Transfers: a broken body is resumed (HTTP Range) up to this many times per provider.
+    # Transfers: a broken body is resumed (HTTP Range) up to this many times per transfer (one URL).
     download_resume_attempts: int = 3
     # First pause before a resume or retry, doubled each time (seconds).
     download_retry_pause_seconds: float = 1.0
