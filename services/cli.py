@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from services.runtime import logs
+from services.runtime.errors import IngesterError
 
 _DESCRIPTION = """\
 geocube-ingester: turns "these scenes over this area, processed into these layers" into downloaded,
@@ -140,11 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if args.command in ("demo", "up"):
         logs.configure(args.log_level)
-        if args.command == "demo":
-            from services.stack import demo
+        try:
+            if args.command == "demo":
+                from services.stack import demo
 
-            return demo.main(args.workdir, args.scenes, args.band_size, args.timeout, _stack_config(args))
-        asyncio.run(_up(args))
+                return demo.main(args.workdir, args.scenes, args.band_size, args.timeout, _stack_config(args))
+            asyncio.run(_up(args))
+        except IngesterError as exc:  # a bad setting or option: one line, as the services do
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
         return 0
     if args.command == "catalogue":
         from services.catalogue.__main__ import main as run

@@ -17,8 +17,10 @@ from collections.abc import Awaitable, Callable
 from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
+from services.catalogue.settings import PREFIX as CATALOGUE_PREFIX
 from services.catalogue.settings import CatalogueSettings
 from services.runtime.embedded_pg import EmbeddedPostgres
+from services.runtime.settings import from_env
 from services.stack.processes import WorkerProcess
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,16 @@ async def start_stack(config: StackConfig) -> Stack:
         storage.mkdir(parents=True, exist_ok=True)
         token = config.token or secrets.token_urlsafe(16)
 
+        # The command's options win; every other GEOCUBE_CATALOGUE_* variable (scene sources, annotation
+        # places, object stores…) applies as it would to `geocube-ingester catalogue`.
         catalogue = await catalogue_app.start(
-            CatalogueSettings(database_dsn=dsn, address=config.catalogue_address, archive_path=str(archive))
+            from_env(
+                CatalogueSettings,
+                CATALOGUE_PREFIX,
+                database_dsn=dsn,
+                address=config.catalogue_address,
+                archive_path=str(archive),
+            )
         )
         stoppers.append(catalogue.stop)
         common = {

@@ -28,3 +28,19 @@ def test_demo_command_completes_on_embedded_postgres(tmp_path: pathlib.Path) -> 
     assert len(list(storage.glob("*/tiles/*/*_B??.tif"))) == 24
     # ExtractS2Bands deletes the downloaded product once its bands are indexed.
     assert not list(storage.glob("*/tiles/*/*.zip"))
+
+
+@pytest.mark.e2e
+def test_up_honours_catalogue_settings_and_names_a_bad_one(tmp_path: pathlib.Path) -> None:
+    """`up` applies the GEOCUBE_CATALOGUE_* environment (here a broken scene-source chain) and stops with
+    one line naming the variable, after cleaning up its embedded PostgreSQL."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_", "PG"))}
+    env["GEOCUBE_CATALOGUE_SCENE_SOURCES"] = "sentinel2=bogus"
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--workdir", str(tmp_path / "var"),
+         "--http", f"127.0.0.1:{free_port()}", "--grpc", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "up: GEOCUBE_CATALOGUE_SCENE_SOURCES: unknown source 'bogus'" in result.stderr
+    assert "Traceback" not in result.stderr
