@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from typing import Any
 
@@ -102,6 +103,8 @@ async def ingested_tiles(pool: AsyncConnectionPool[Any], aoi: str) -> list[Inges
     return [IngestedTile(t.source_id, t.scene.source_id, t.scene.data.date) for t in unique.values()]
 
 
+logger = logging.getLogger(__name__)
+
 # A large ingestion changes the tables' shape faster than autovacuum notices (up to a minute): until the
 # next ANALYZE the planner, and the plans cached by every pooled session's SQL functions, still see the
 # small tables of before — transitions ran at half speed in benchmarks/workflow.py (700 against 1 400/s).
@@ -143,6 +146,9 @@ class Ingestion:
             created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
         tiles = sum(len(s.tiles) for s in todo if s.source_id in created)
         if tiles >= ANALYZE_AFTER_TILES:
-            async with self._pool.connection() as conn:
-                await workflow.refresh_statistics(conn)
+            try:
+                async with self._pool.connection() as conn:
+                    await workflow.refresh_statistics(conn)
+            except Exception:  # the ingestion is committed: slower plans for a while, not an error
+                logger.warning("ANALYZE after ingesting %d tiles failed", tiles, exc_info=True)
         return len(created), tiles

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 
 from protos.ingester.v1 import tasks_pb2, tasks_pb2_grpc
@@ -10,11 +12,14 @@ from services.domain import models
 from services.domain import proto_convert as pc
 from services.runtime.errors import InvalidArgument
 
+logger = logging.getLogger(__name__)
+
 _KINDS = {
     tasks_pb2.TASK_KIND_DOWNLOAD: models.TaskKind.DOWNLOAD,
     tasks_pb2.TASK_KIND_PROCESS: models.TaskKind.PROCESS,
 }
 _MAX_WAIT = 60.0  # seconds; a longer long-poll would outlive common proxy idle timeouts
+_CLAIM_MARGIN = 2.0  # seconds of the report's deadline a claim of the next task needs, at least
 
 
 def lease_to_proto(lease: Lease) -> tasks_pb2.Task:
@@ -70,6 +75,11 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
         status = pc.status_from_proto(request.status)
         if status is None and not request.temporary:
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
+        next_kind = None
+        if request.lease_next != tasks_pb2.TASK_KIND_UNSPECIFIED:
+            next_kind = _KINDS.get(request.lease_next)
+            if next_kind is None:  # refused before the result is recorded, not after
+                raise InvalidArgument("lease_next", "TASK_KIND_DOWNLOAD or TASK_KIND_PROCESS")
         applied = await self._queue.report(
             request.task_id,
             request.lease_token,
@@ -78,12 +88,16 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
             request.temporary,
         )
         response = tasks_pb2.ReportResultResponse(applied=applied)
-        if request.lease_next != tasks_pb2.TASK_KIND_UNSPECIFIED:
-            kind = _KINDS.get(request.lease_next)
-            if kind is None:
-                raise InvalidArgument("lease_next", "TASK_KIND_DOWNLOAD or TASK_KIND_PROCESS")
-            # The result is committed whatever happens next: the claim is a separate transaction.
-            lease = await self._queue.lease(kind, request.worker_id, 0.0)
-            if lease is not None:
-                response.next_task.CopyFrom(lease_to_proto(lease))
+        remaining = context.time_remaining()
+        if next_kind is not None and (remaining is None or remaining > _CLAIM_MARGIN):
+            # The result is committed: from here on nothing may turn the answer into an error (the
+            # worker would take its report for lost and skip its clean-up). A failed claim only means
+            # the worker leases its next task the usual way.
+            try:
+                lease = await self._queue.lease(next_kind, request.worker_id, 0.0)
+            except Exception:
+                logger.warning("task %s: claiming the next task failed", request.task_id, exc_info=True)
+            else:
+                if lease is not None:
+                    response.next_task.CopyFrom(lease_to_proto(lease))
         return response

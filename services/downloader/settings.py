@@ -32,6 +32,10 @@ class DownloaderSettings(WorkerSettings):
     # Folders a local (absolute path, file://) download link may point into, besides local_path; links
     # are checked once symlinks and `..` are resolved. None (and no local_path): local links are refused.
     link_local_roots: tuple[str, ...] = ()
+    # Remote origins a download link may name ("https://host[:port]", "s3://bucket", "gs://bucket"),
+    # besides those of HTTP_URLS and OBJECT_STORE_PREFIXES. A link elsewhere is refused: the payload must
+    # not make the worker fetch internal URLs or read other buckets with its keys.
+    link_allowed_origins: tuple[str, ...] = ()
     # 3. HTTP(S) URL templates tried in order, `{SCENE}`, `{YEAR}`… placeholders (docs/providers.md).
     http_urls: tuple[str, ...] = ()
     # Auth for the hosts of http_urls only: a bearer token, or basic auth (username + password).

@@ -67,7 +67,7 @@ def _candidates(name: str, folders: Sequence[pathlib.Path]) -> list[pathlib.Path
 
 def _check_inside_graph_folders(path: pathlib.Path, graph_path: Sequence[pathlib.Path]) -> None:
     # A payload names graphs, it must not pick any JSON file (and the scripts beside it) on a worker:
-    # an absolute name is accepted only inside the graph folders the operator configured or the library
+    # a graph file is accepted only inside the graph folders the operator configured or the library
     # (the reference takes any path: docs/compatibility.md S12).
     real = path.resolve()
     for folder in [*graph_path, LIBRARY_DIR]:
@@ -84,19 +84,20 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
     if name in _BUILT_IN:
         raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
     name = _LIBRARY_ALIASES.get(name, name)
-    if ".." in name or "\x00" in name or "\\" in name:
-        raise InvalidArgument("graph_name", f"graph name {name!r} must not contain '..', '\\' or NUL")
     scheme = urllib.parse.urlsplit(name).scheme
     if scheme == "file":
         name = urllib.parse.unquote(urllib.parse.urlsplit(name).path)
     elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, never seen here
         raise InvalidArgument("graph_name", f"graph {name}: unsupported scheme {scheme!r}")
+    # Checked on the decoded name: `file:%2e%2e/x` must not pass as a harmless string.
+    if ".." in name or "\x00" in name or "\\" in name:
+        raise InvalidArgument("graph_name", f"graph name {name!r} must not contain '..', '\\' or NUL")
     path = pathlib.PurePosixPath(name)
-    if path.is_absolute():
-        _check_inside_graph_folders(pathlib.Path(path), graph_path)
     candidates = [pathlib.Path(path)] if path.is_absolute() else _candidates(name, graph_path)
+    # Every candidate, relative ones too, must resolve (symlinks included) inside the graph folders.
     for candidate in candidates:
         if candidate.is_file():
+            _check_inside_graph_folders(candidate, graph_path)
             return candidate
     folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
     raise InvalidArgument("graph_name", f"graph {name} not found in {folders}")

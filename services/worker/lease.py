@@ -134,6 +134,11 @@ class LeaseLoop:
             # While the queue is busy each report claims the next task (ReportResult.lease_next): the
             # slot goes back to LeaseTask's long-poll only when none was ready.
             while task is not None:
+                if self._stopping.is_set():
+                    # Claimed by the last report while the worker began to drain: hand it back now
+                    # rather than at lease expiry (a temporary result: it goes back to the queue).
+                    await self._give_back(task)
+                    break
                 current = task
                 try:
                     task = await self._run(current)
@@ -281,6 +286,24 @@ class LeaseLoop:
                 continue
             period = min(60.0, max(0.05, _lease_seconds(response) / 3))
 
+    async def _give_back(self, task: tasks_pb2.Task) -> None:
+        request = tasks_pb2.ReportResultRequest(
+            task_id=task.task_id,
+            lease_token=task.lease_token,
+            temporary=True,
+            message="worker stopping before it started the task",
+        )
+        try:
+            await self._stub.ReportResult(request, timeout=_RPC_TIMEOUT)
+            logger.info("task %d: given back (stopping)", task.task_id, extra={"task_id": task.task_id})
+        except grpc.aio.AioRpcError as exc:
+            logger.warning(
+                "task %d: not given back (%s): it returns at lease expiry",
+                task.task_id,
+                exc.code().name,
+                extra={"task_id": task.task_id},
+            )
+
     async def _report(self, task: tasks_pb2.Task, outcome: Outcome) -> tasks_pb2.Task | None:
         """Reports the outcome (retrying transient RPC failures); returns the next task it claimed."""
         request = tasks_pb2.ReportResultRequest(
@@ -291,11 +314,14 @@ class LeaseLoop:
             temporary=outcome.temporary,
             worker_id=self._config.worker_id,
         )
-        if not self._stopping.is_set():
-            request.lease_next = self._config.kind
+
         extra = {"task_id": task.task_id}
         label = "temporary failure" if outcome.temporary else outcome.status.value
         for attempt in range(1, self._config.report_attempts + 1):
+            # Decided at each attempt: a draining worker claims nothing more.
+            request.lease_next = (
+                tasks_pb2.TASK_KIND_UNSPECIFIED if self._stopping.is_set() else self._config.kind
+            )
             try:
                 response = await self._stub.ReportResult(request, timeout=_RPC_TIMEOUT)
             except grpc.aio.AioRpcError as exc:

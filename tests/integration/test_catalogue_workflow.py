@@ -157,6 +157,17 @@ async def test_rejected_ingestion_writes_nothing(stubs) -> None:  # type: ignore
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stubs.catalogue.IngestArea(catalogue_pb2.IngestAreaRequest(area=bad), timeout=10)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "name" in err.value.details()
+    # A tile id that would become a path on the workers (../) is refused, records included.
+    await _register_layers(stubs)
+    scenes = _tiled_scenes(area)
+    scenes[1].tiles[0].source_id = "../../etc"
+    scenes[1].data.tiles["../../etc"].CopyFrom(scenes[1].data.tiles.pop(scenes[1].source_id))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stubs.catalogue.IngestArea(
+            catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=scenes)), timeout=10
+        )
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "source id '../../etc'" in err.value.details()
     assert not (await stubs.catalogue.ListAois(catalogue_pb2.ListAoisRequest(), timeout=5)).aois
     assert not (await stubs.registry.ListRecords(registry_pb2.ListRecordsRequest(), timeout=5)).records
 
@@ -218,17 +229,53 @@ async def test_report_claims_the_next_task(stubs) -> None:  # type: ignore[no-un
             lease_next=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="chained",
         )  # fmt: skip
 
+    # A report under a wrong token is refused and claims nothing (the second scene stays queued).
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stubs.tasks.ReportResult(report(tasks_pb2.Task(task_id=first.task_id, lease_token="x")), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     answer = await stubs.tasks.ReportResult(report(first), timeout=10)
     assert answer.applied and answer.HasField("next_task")
     second = answer.next_task
     assert second.download.scene.source_id == IDS[1] and second.attempt == 1
     # The claimed task is really leased: a plain LeaseTask finds nothing, its token is accepted.
     assert await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD, wait=0) is None
-    # A report under a wrong token is refused and claims nothing.
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await stubs.tasks.ReportResult(report(tasks_pb2.Task(task_id=second.task_id, lease_token="x")), timeout=10)
-    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     last = await stubs.tasks.ReportResult(report(second), timeout=10)
     assert last.applied and not last.HasField("next_task")
     # Both downloads released their tiles: the processing tasks are there for the processor.
     assert await _lease(stubs, tasks_pb2.TASK_KIND_PROCESS) is not None
+
+
+async def test_lease_loop_gives_back_a_claim_when_draining(stubs, catalogue, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A task claimed by a report just as the worker starts draining goes straight back to the queue
+    (not at lease expiry), where another worker leases it."""
+    from services.domain.models import Status
+    from services.worker.lease import LeaseLoop, LoopConfig
+    from services.worker.outcome import Outcome
+    from services.worker.status import StatusBoard
+
+    await _register_layers(stubs)
+    area = _area()
+    await stubs.catalogue.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area))), timeout=10
+    )
+    ran: list[str] = []
+    loop: LeaseLoop
+
+    async def handler(task, context):  # type: ignore[no-untyped-def]
+        ran.append(task.download.scene.source_id)
+
+        async def drain_now() -> None:  # runs once the report (and its claim) was accepted
+            loop._stopping.set()  # what drain() does first; its grace wait is not what is tested
+
+        return Outcome(Status.DONE, after_report=drain_now)
+
+    async with grpc.aio.insecure_channel(catalogue.target) as channel:
+        config = LoopConfig(tasks_pb2.TASK_KIND_DOWNLOAD, "chained", tmp_path, lease_wait=5)
+        loop = LeaseLoop(channel, config, handler, StatusBoard("chained"))
+        loop.start()
+        await asyncio.wait_for(asyncio.gather(*loop._slots), 30)
+    # The first scene ran; the second, claimed by its report, was handed back unstarted...
+    assert ran == [IDS[0]]
+    task = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD, wait=0)
+    # ...and is leasable at once by another worker (attempt 2: the claim counted as one).
+    assert task is not None and task.download.scene.source_id == IDS[1] and task.attempt == 2

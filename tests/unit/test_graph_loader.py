@@ -98,6 +98,12 @@ def test_graph_path_folders_come_before_the_library(tmp_path: pathlib.Path) -> N
     (first / "link.json").symlink_to(absolute)
     with pytest.raises(InvalidArgument, match="outside the graph folders"):
         load_graph(str(first / "link.json"), [first], False)
+    # Relative names too: encoded dots are decoded before the check, symlinks resolved.
+    for sneaky in ("file:%2e%2e/abs.json", "file:first/%2E%2E/abs.json", "../abs.json"):
+        with pytest.raises(InvalidArgument, match=r"must not contain '\.\.'"):
+            load_graph(sneaky, [first], False)
+    with pytest.raises(InvalidArgument, match="outside the graph folders"):
+        load_graph("link.json", [first], False)
 
 
 def test_missing_graph(tmp_path: pathlib.Path) -> None:

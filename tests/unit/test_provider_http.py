@@ -507,7 +507,9 @@ def test_link_credentials_only_for_configured_hosts_and_secrets_never_shown(
     failures: list[BaseException] = []
     with web(lambda request: Response(401 if "authorization" in request.headers else 500)) as server:
         trusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {origin(server.url)})
-        untrusted = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), {"http://elsewhere.example:80"})
+        untrusted = LinkProvider(
+            FAST, http.StaticAuth(bearer=TOKEN), {"http://elsewhere.example:80"}, remote_origins={server.url}
+        )
         link = f"{server.url}/p.zip?token={PASSWORD}"
         for provider in (trusted, untrusted):
             with pytest.raises((Unauthorized, Unavailable)) as caught:
@@ -525,7 +527,7 @@ def test_link_credentials_need_the_configured_scheme_and_port_too(web: Serve, tm
     with web(lambda request: serve_bytes(request, BODY)) as server:
         port = server.url.rsplit(":", 1)[1]
         configured = {f"https://127.0.0.1:{port}", "http://127.0.0.1:1"}
-        provider = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), configured)
+        provider = LinkProvider(FAST, http.StaticAuth(bearer=TOKEN), configured, remote_origins={server.url})
         provider.fetch(ProductRequest(S2_ID, download_link=f"{server.url}/p.tif"), tmp_path)
     assert [r.path for r in server.requests] == ["/p.tif"]
     assert "authorization" not in server.requests[0].headers
@@ -548,3 +550,38 @@ def test_link_provider_uses_local_zips_in_place(tmp_path: pathlib.Path) -> None:
     provider.fetch(ProductRequest(S2_ID, download_link=archive.as_uri()), workdir)
     assert (workdir / f"{S2_ID}.SAFE" / "MTD_MSIL1C.xml").read_bytes() == b"<xml/>"
     assert archive.is_file()  # used in place, never moved
+
+
+def test_a_failing_checksum_thread_stops_the_transfer_instead_of_hanging() -> None:
+    from services.downloader.providers.transfer import _HashPipe
+
+    class Broken:
+        def update(self, chunk: bytes) -> None:
+            raise MemoryError("no room to hash")
+
+    with pytest.raises(RuntimeError, match="checksum computation failed"), _HashPipe([Broken()]) as pipe:
+        for _ in range(50):  # far more than the queue holds: a dead consumer must not block feed()
+            pipe.feed(b"x" * 1024)
+    digest = hashlib.md5(usedforsecurity=False)
+    with _HashPipe([digest]) as pipe:
+        for part in (b"a" * 3000, b"b" * 5000):
+            pipe.feed(part)
+    assert digest.hexdigest() == hashlib.md5(b"a" * 3000 + b"b" * 5000, usedforsecurity=False).hexdigest()
+
+
+def test_remote_links_only_on_allowed_origins(web: Serve, tmp_path: pathlib.Path) -> None:
+    """A payload's link must not make the worker fetch internal URLs or other buckets: refused, fatal,
+    without a request, unless its origin is allowed (or one of our configured ones)."""
+    with web(lambda r: serve_bytes(r, BODY)) as server:
+        for link in (
+            f"{server.url}/p.tif",
+            "http://169.254.169.254/latest/meta-data",
+            "s3://other-tenant/p.zip",
+        ):
+            with pytest.raises(FailedPrecondition, match="LINK_ALLOWED_ORIGINS"):
+                LinkProvider(FAST).fetch(ProductRequest(S2_ID, download_link=link), tmp_path)
+        assert server.requests == []
+        LinkProvider(FAST, remote_origins={server.url}).fetch(
+            ProductRequest(S2_ID, download_link=f"{server.url}/p.tif"), tmp_path
+        )
+    assert (tmp_path / f"{S2_ID}.tif").read_bytes() == BODY

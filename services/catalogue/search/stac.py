@@ -33,6 +33,9 @@ from services.domain.products import Constellation
 from services.runtime.errors import InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
+# pystac-client logs each prepared request with its headers at DEBUG, Authorization included: never
+# below INFO, whatever the process's log level.
+logging.getLogger("pystac_client").setLevel(max(logging.INFO, logging.getLogger("pystac_client").level))
 
 # pystac-client refuses larger pages.
 _MAX_PAGE = 10000

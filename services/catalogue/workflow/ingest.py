@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -12,10 +13,21 @@ from services.runtime.errors import FailedPrecondition, InvalidArgument
 
 Conn = AsyncConnection[Any]
 
+# Source ids name folders and files on workers and in storage (<aoi>/<scene>/tiles/<tile>/…): product
+# names, burst ids and UUIDs fit; a path separator, `..` or a leading dot never reaches a worker.
+_SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,254}$")
+
 
 def check_scenes(aoi: str, scenes: list[models.CatalogScene]) -> None:
     """Validation before any write: the first bad scene rejects the whole call."""
     for scene in scenes:
+        for source_id in [scene.source_id, *(tile.source_id for tile in scene.tiles)]:
+            if not _SOURCE_ID.match(source_id) or ".." in source_id:
+                raise InvalidArgument(
+                    "scenes",
+                    f"source id {source_id!r} of scene[{scene.source_id}]: letters, digits and _ . : -"
+                    " only, starting with a letter or digit, no '..'",
+                )
         if scene.id != 0:
             raise InvalidArgument("scenes", f"scene[{scene.source_id}] must not have id set")
         if not scene.tiles or len(scene.tiles) != len(scene.data.tiles):

@@ -48,7 +48,12 @@ def build(settings: DownloaderSettings) -> list[Any]:
         roots = [*settings.link_local_roots, *([settings.local_path] if settings.local_path.strip() else [])]
         providers.append(
             link.LinkProvider(
-                transfers, http_auth, origins, _object_store_config(settings), local_roots=roots
+                transfers,
+                http_auth,
+                origins,
+                _object_store_config(settings),
+                local_roots=roots,
+                remote_origins={*settings.link_allowed_origins, *settings.object_store_prefixes},
             )
         )
     if http_provider:

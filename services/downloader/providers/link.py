@@ -12,6 +12,9 @@ trusted.
 - `http(s)://` is downloaded (the reference refuses it: docs/compatibility.md). The configured HTTP
   credentials go with it only when its origin (scheme, host and port) is one of the HTTP templates'.
 - `s3://` and `gs://` are fetched through the storage backends, with the process' object-store settings.
+- Remote links (http(s), s3, gs) must be on an allowed origin (`LINK_ALLOWED_ORIGINS`, plus the
+  origins of the HTTP templates and object-store prefixes): a payload must not make the worker fetch
+  internal URLs (metadata services…) or read buckets its keys open.
 """
 
 from __future__ import annotations
@@ -30,6 +33,16 @@ from services.storage.config import ObjectStoreConfig
 
 NAME = "URLImageProvider"
 ROOTS_SETTING = "GEOCUBE_DOWNLOADER_LINK_LOCAL_ROOTS"
+ORIGINS_SETTING = "GEOCUBE_DOWNLOADER_LINK_ALLOWED_ORIGINS"
+
+
+def link_origin(url: str) -> str:
+    """What a remote link is checked against: `scheme://host:port` for http(s), `scheme://bucket` for
+    object stores, "" otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ("s3", "gs"):
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    return http_client.origin(url)
 
 
 class LinkProvider:
@@ -42,6 +55,7 @@ class LinkProvider:
         auth_origins: AbstractSet[str] = frozenset(),
         config: ObjectStoreConfig | None = None,
         local_roots: Sequence[str | os.PathLike[str]] = (),
+        remote_origins: AbstractSet[str] = frozenset(),
     ):
         self.policy = policy
         self.auth = auth
@@ -50,12 +64,19 @@ class LinkProvider:
         self.config = config
         # Resolved once: a root given through a symlink still matches the links' resolved paths.
         self.local_roots = [pathlib.Path(os.path.realpath(root)) for root in local_roots if str(root)]
+        # Origins (link_origin) remote links may name: the allowed ones and those of our credentials.
+        self.remote_origins = frozenset(link_origin(o) for o in remote_origins) | self.auth_origins
 
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
         link = product.download_link
         if not link:
             raise NotFound(f"{NAME}: downloadLink not found in scene.metadata")
         parts = urllib.parse.urlsplit(link)
+        if parts.scheme in ("http", "https", "s3", "gs") and link_origin(link) not in self.remote_origins:
+            raise FailedPrecondition(
+                f"{NAME}: {link_origin(link) or link!r} is not an allowed origin for download links"
+                f" (allow it with {ORIGINS_SETTING})"
+            )
         if parts.scheme in ("http", "https"):
             workdir.mkdir(parents=True, exist_ok=True)
             origin = http_client.origin(link)

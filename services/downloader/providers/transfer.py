@@ -250,13 +250,15 @@ class _HashPipe:
     """Checksums computed on their own thread while the next chunks are read and written: hashlib
     releases the GIL on large updates, so MD5 (~1.4 s/GiB here) overlaps the transfer instead of adding
     to it. The queue is bounded (8 chunks of at most 1 MiB), so memory stays bounded when hashing is
-    slower than the network. With no checksum to compute it does nothing."""
+    slower than the network. With no checksum to compute it does nothing. Should hashing fail, the
+    error is raised to the transfer at its next chunk, never left to block it."""
 
     _DEPTH = 8
 
     def __init__(self, hashers: list[Any]):
         self._hashers = hashers
         self._queue: queue.Queue[bytes | None] = queue.Queue(self._DEPTH)
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="checksum", daemon=True) if hashers else None
 
     def __enter__(self) -> Self:
@@ -265,19 +267,37 @@ class _HashPipe:
         return self
 
     def feed(self, chunk: bytes) -> None:
-        if self._thread is not None:
-            self._queue.put(chunk)
+        if self._thread is None:
+            return
+        while True:
+            self._raise_if_failed()
+            try:
+                self._queue.put(chunk, timeout=0.5)  # bounded: rechecks a dead hasher, never hangs
+                return
+            except queue.Full:
+                continue
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"checksum computation failed: {self._error!r}") from self._error
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
-            for hasher in self._hashers:
-                hasher.update(chunk)
+        try:
+            while (chunk := self._queue.get()) is not None:
+                for hasher in self._hashers:
+                    hasher.update(chunk)
+        except BaseException as exc:  # noqa: BLE001 - handed to the transfer's thread
+            self._error = exc
+            while self._queue.get() is not None:  # drain, so that a blocked put returns
+                pass
 
     def __exit__(self, *exc_info: object) -> None:
         # Also on errors: the hashers must have seen every byte written before a resume continues them.
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
+            if exc_info[0] is None:
+                self._raise_if_failed()
 
 
 def download(
