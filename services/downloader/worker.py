@@ -27,6 +27,7 @@ from services.graph.model import Action
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming, open_storage
 from services.storage.backend import Storage
+from services.storage.roots import open_scene_storage
 from services.worker import convert
 from services.worker.app import WorkerApp, start_worker
 from services.worker.lease import TaskContext
@@ -113,6 +114,8 @@ class DownloadJob:
         graph_path: Sequence[pathlib.Path],
         object_store: ObjectStoreConfig | None = None,
         cancel_grace: float = CANCEL_GRACE,
+        allowed_storage: Sequence[str] = (),
+        storage_setting: str = "GEOCUBE_DOWNLOADER_STORAGE_ALLOWED_URIS",
     ):
         if not providers:
             raise InvalidArgument("providers", "no image providers defined")
@@ -121,6 +124,8 @@ class DownloadJob:
         self._storage_uri = storage_uri
         self._object_store = object_store
         self._graph_path = list(graph_path)
+        self._allowed_storage = list(allowed_storage)
+        self._storage_setting = storage_setting
 
     async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
         scene = convert.scene_from_proto(task.download.scene)
@@ -141,7 +146,14 @@ class DownloadJob:
         workdir = context.workdir
         storage_uri = scene.data.storage_uri or self._storage_uri
         try:
-            storage = await asyncio.to_thread(open_storage, storage_uri, self._object_store)
+            storage = await asyncio.to_thread(
+                open_scene_storage,
+                scene.data.storage_uri,
+                self._storage_uri,
+                self._allowed_storage,
+                self._object_store,
+                self._storage_setting,
+            )
         except Exception as exc:
             raise wrap(f"ProcessScene.Storage[{storage_uri}]: ", exc) from exc
 
@@ -273,7 +285,12 @@ async def start(settings: DownloaderSettings) -> WorkerApp:
     # Fail at start, not on the first task, when the default storage is unusable.
     await asyncio.to_thread(open_storage, settings.storage_uri, settings.object_store())
     job = DownloadJob(
-        build_providers(settings), settings.storage_uri, settings.graph_folders(), settings.object_store()
+        build_providers(settings),
+        settings.storage_uri,
+        settings.graph_folders(),
+        settings.object_store(),
+        allowed_storage=settings.storage_allowed_uris,
+        storage_setting=settings.PREFIX + "STORAGE_ALLOWED_URIS",
     )
     return await start_worker(
         settings,

@@ -26,6 +26,7 @@ from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming, open_storage
 from services.storage.backend import Storage
+from services.storage.roots import open_scene_storage
 from services.worker import convert
 from services.worker.app import WorkerApp, start_worker
 from services.worker.lease import TaskContext
@@ -85,8 +86,12 @@ class ProcessJob:
         graph_path: Sequence[pathlib.Path],
         indexer: Indexer,
         object_store: ObjectStoreConfig | None = None,
+        allowed_storage: Sequence[str] = (),
+        storage_setting: str = "GEOCUBE_PROCESSOR_STORAGE_ALLOWED_URIS",
     ):
         self._storage_uri = storage_uri
+        self._allowed_storage = list(allowed_storage)
+        self._storage_setting = storage_setting
         self._object_store = object_store
         self._graph_path = list(graph_path)
         self._indexer = indexer
@@ -117,7 +122,14 @@ class ProcessJob:
         prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
         storage_uri = tile.scene.data.storage_uri or self._storage_uri
         try:
-            storage = await asyncio.to_thread(open_storage, storage_uri, self._object_store)
+            storage = await asyncio.to_thread(
+                open_scene_storage,
+                tile.scene.data.storage_uri,
+                self._storage_uri,
+                self._allowed_storage,
+                self._object_store,
+                self._storage_setting,
+            )
         except Exception as exc:
             raise wrap(f"{prefix}Storage[{storage_uri}]: ", exc) from exc
         try:
@@ -223,7 +235,14 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
         # The registry is served by the catalogue: indexing shares the channel the tasks come from.
         indexer = Indexer(channel, settings.index_retry_seconds)
-        return ProcessJob(settings.storage_uri, graph_path, indexer, settings.object_store())
+        return ProcessJob(
+            settings.storage_uri,
+            graph_path,
+            indexer,
+            settings.object_store(),
+            allowed_storage=settings.storage_allowed_uris,
+            storage_setting=settings.PREFIX + "STORAGE_ALLOWED_URIS",
+        )
 
     return await start_worker(
         settings,

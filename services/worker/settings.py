@@ -24,6 +24,9 @@ class WorkerSettings:
     # Default storage root (absolute path, file://, s3://bucket[/prefix] or gs://bucket[/prefix]); a scene's
     # data.storage_uri overrides it. Required.
     storage_uri: str = ""
+    # Other storage roots a scene's own `storage_uri` (from its payload) may name, comma-separated; a scene
+    # storage outside these and `storage_uri` fails fatally (a payload must not choose where we write).
+    storage_allowed_uris: tuple[str, ...] = ()
     # Object stores (docs/storage.md). s3://: endpoint ("" = AWS), region and addressing style (path,
     # virtual, auto); keys "" = the standard AWS chain (AWS_* variables, profiles, instance roles).
     s3_endpoint_url: str = ""
@@ -64,10 +67,15 @@ class WorkerSettings:
                 "required: absolute path, file://, s3://bucket[/prefix] or gs://bucket[/prefix] URI",
             )
         self.object_store().check(self.PREFIX)
-        try:
-            open_storage(self.storage_uri, self.object_store())  # parses the URI; no I/O
-        except InvalidArgument as exc:
-            raise InvalidArgument(self.PREFIX + "STORAGE_URI", exc.reason) from None
+        for name, uris in (
+            ("STORAGE_URI", [self.storage_uri]),
+            ("STORAGE_ALLOWED_URIS", self.storage_allowed_uris),
+        ):
+            for uri in uris:
+                try:
+                    open_storage(uri, self.object_store())  # parses the URI; no I/O
+                except InvalidArgument as exc:
+                    raise InvalidArgument(self.PREFIX + name, exc.reason) from None
         if self.concurrency < 1:
             raise InvalidArgument(self.PREFIX + "CONCURRENCY", f"must be at least 1, got {self.concurrency}")
         if self.lease_wait_seconds < 0:

@@ -38,7 +38,13 @@ async def test_download_job_stores_the_product_in_s3(s3_endpoint: S3Endpoint, tm
     archive = tmp_path / "archive"
     (scene_id,) = build_demo_archive(archive, count=1, band_size=16)
     bucket = s3_endpoint.new_bucket()
-    job = DownloadJob([LocalProvider(archive)], f"s3://{bucket}/store", [], s3_endpoint.config())
+    job = DownloadJob(
+        [LocalProvider(archive)],
+        f"s3://{bucket}/store",
+        [],
+        s3_endpoint.config(),
+        allowed_storage=["s3://no-such-bucket-here"],
+    )
     task = _task(scene_id)
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -55,3 +61,24 @@ async def test_download_job_stores_the_product_in_s3(s3_endpoint: S3Endpoint, tm
     outcome = await job(task, TaskContext(task=task, workdir=workdir, board=StatusBoard("w")))
     assert outcome.status is Status.FAILED and not outcome.temporary
     assert "no-such-bucket-here" in outcome.message and "does not exist" in outcome.message
+
+
+async def test_a_scene_storage_outside_the_worker_roots_fails_fatally(tmp_path: pathlib.Path) -> None:
+    """A payload's storage_uri must not make the worker write anywhere it can: only inside its storage
+    root or an allowed one (`…_STORAGE_ALLOWED_URIS`)."""
+    archive = tmp_path / "archive"
+    (scene_id,) = build_demo_archive(archive, count=1, band_size=16)
+    default, other, elsewhere = tmp_path / "storage", tmp_path / "other", tmp_path / "elsewhere"
+    job = DownloadJob([LocalProvider(archive)], str(default), [], allowed_storage=[str(other)])
+    for uri in (str(elsewhere), f"{default}/../elsewhere", f"file://{elsewhere}", "s3://any-bucket/x"):
+        task = _task(scene_id, storage_uri=uri)
+        outcome = await job(task, TaskContext(task=task, workdir=tmp_path / "w", board=StatusBoard("w")))
+        assert outcome.status is Status.FAILED and not outcome.temporary, (uri, outcome)
+        assert "outside the storage roots" in outcome.message and "STORAGE_ALLOWED_URIS" in outcome.message
+    assert not elsewhere.exists()
+    for uri in (f"{default}/sub", f"file://{other}", ""):
+        task = _task(scene_id, storage_uri=uri)
+        (tmp_path / "w").mkdir(exist_ok=True)
+        outcome = await job(task, TaskContext(task=task, workdir=tmp_path / "w", board=StatusBoard("w")))
+        assert outcome.status is Status.DONE, (uri, outcome.message)
+    assert (other / "DemoCopy").is_dir() and (default / "sub" / "DemoCopy").is_dir()
