@@ -314,7 +314,6 @@ class LeaseLoop:
             temporary=outcome.temporary,
             worker_id=self._config.worker_id,
         )
-
         extra = {"task_id": task.task_id}
         label = "temporary failure" if outcome.temporary else outcome.status.value
         for attempt in range(1, self._config.report_attempts + 1):
