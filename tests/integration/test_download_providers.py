@@ -4,6 +4,7 @@ provider, and a whole download task over HTTP against the real catalogue (real P
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import pathlib
 import re
@@ -13,7 +14,7 @@ import grpc
 import pytest
 from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 
-from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, tasks_pb2, types_pb2
+from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, tasks_pb2, tasks_pb2_grpc, types_pb2
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
 from services.demo.archive import build_demo_archive
@@ -44,8 +45,20 @@ def _scene(source_id: str = S2_ID) -> Scene:
     return Scene(1, source_id, "aoi", SceneAttrs(tiles={source_id: TileMapping()}, graph_name="Pass"))
 
 
+class _WatchedBoard(StatusBoard):
+    """The status board, telling the test each time a progress line arrives (no polling)."""
+
+    def __init__(self, worker_id: str):
+        super().__init__(worker_id)
+        self.changed = asyncio.Event()
+
+    def set_progress(self, task_id: int, progress: str) -> None:
+        super().set_progress(task_id, progress)
+        self.changed.set()
+
+
 def _context(tmp_path: pathlib.Path) -> TaskContext:
-    board = StatusBoard("w")
+    board = _WatchedBoard("w")
     board.begin(CurrentTask(7, "aoi", 1, 0, S2_ID, dt.datetime.now(dt.UTC)))
     return TaskContext(tasks_pb2.Task(task_id=7), tmp_path / "work", board)
 
@@ -71,12 +84,17 @@ async def test_progress_names_the_provider_and_counts_bytes(tmp_path: pathlib.Pa
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         # Reports come every percent: the last one before the hold is at 49 or 50 %.
+        board = context.board
+        assert isinstance(board, _WatchedBoard)
         while not re.fullmatch(
-            r"downloading via HttpProvider: 0\.1/0\.2 MiB \((49|50)%\)", context.board.progress(7)
+            r"downloading via HttpProvider: 0\.1/0\.2 MiB \((49|50)%\)", board.progress(7)
         ):
-            seen.append(context.board.progress(7))
-            assert loop.time() < deadline, f"no half-way progress, saw {sorted(set(seen))}"
-            await asyncio.sleep(0.01)
+            seen.append(board.progress(7))
+            board.changed.clear()
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"no half-way progress, saw {sorted(set(seen))}"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(board.changed.wait(), remaining)
         gate.set()
         await asyncio.wait_for(fetching, 10)
     assert context.board.progress(7) == "downloading via HttpProvider: 0.2/0.2 MiB (100%)"
@@ -208,15 +226,13 @@ async def test_a_scene_is_downloaded_over_http_by_the_downloader(pg_dsn: str, tm
                     area.end_time.FromDatetime(dt.datetime(2022, 1, 12, 23, tzinfo=dt.UTC))
                     response = await stub.IngestArea(catalogue_pb2.IngestAreaRequest(area=area), timeout=60)
                     assert response.scene_count == 1
+                    # The scene's DONE releases its tile: a processing long-poll answers as soon as it does
+                    # (no processor runs here, so the tile task is ours to take).
+                    lease = tasks_pb2.LeaseTaskRequest(kind=tasks_pb2.TASK_KIND_PROCESS, worker_id="test")
+                    lease.wait.FromSeconds(30)
+                    await tasks_pb2_grpc.TasksStub(channel).LeaseTask(lease, timeout=40)
                     request = catalogue_pb2.ListScenesRequest(aoi="OverHttp")
-                    loop = asyncio.get_running_loop()
-                    deadline = loop.time() + 60
-                    while True:
-                        (scene,) = (await stub.ListScenes(request, timeout=60)).scenes
-                        if scene.status != types_pb2.STATUS_PENDING:
-                            break
-                        assert loop.time() < deadline, "scene still PENDING"
-                        await asyncio.sleep(0.05)
+                    (scene,) = (await stub.ListScenes(request, timeout=60)).scenes
                 assert scene.status == types_pb2.STATUS_DONE, scene.message
             finally:
                 await asyncio.wait_for(worker.stop(grace=5.0), 30)
