@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.storage.config import ObjectStoreSettings
+
 PREFIX = "GEOCUBE_CATALOGUE_"
 
 
 @dataclasses.dataclass(frozen=True)
-class CatalogueSettings:
+class CatalogueSettings(ObjectStoreSettings):
     # PostgreSQL connection string. Empty: the command-line tool starts an embedded PostgreSQL; the
     # standard PG* variables are honoured by libpq for any part the DSN leaves out.
     database_dsn: str = ""
@@ -51,15 +53,7 @@ class CatalogueSettings:
     annotations_allowed_origins: tuple[str, ...] = ()
     # Bearer token sent to the http(s):// annotation places above (configured or allowed); never logged.
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
-    # Object stores holding annotations (same meaning as the workers' settings, see docs/storage.md).
-    s3_endpoint_url: str = ""
-    s3_region: str = ""
-    s3_addressing_style: str = ""
-    s3_access_key_id: str = dataclasses.field(default="", repr=False)
-    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
-    gs_endpoint_url: str = ""
-    gs_hmac_access_key_id: str = dataclasses.field(default="", repr=False)
-    gs_hmac_secret: str = dataclasses.field(default="", repr=False)
+    # (Object stores holding annotations: the fields of ObjectStoreSettings, see docs/storage.md.)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

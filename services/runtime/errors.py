@@ -7,6 +7,8 @@ else that escapes a servicer is a bug: it becomes INTERNAL and is logged with it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 
 
@@ -77,3 +79,13 @@ def to_grpc_code(exc: BaseException) -> grpc.StatusCode:
     if isinstance(exc, IngesterError):
         return exc.code
     return grpc.StatusCode.INTERNAL
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, then its causes and contexts (each once): what translators search for a known error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

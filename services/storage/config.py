@@ -19,9 +19,10 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
-class ObjectStoreConfig:
-    """Connection settings of s3:// and gs:// storage; the default (nothing set) uses AWS's defaults
-    for s3:// and anonymous access to Google's endpoint for gs://."""
+class ObjectStoreSettings:
+    """How a process reaches s3:// and gs://: the settings of every process that does (workers and
+    catalogue) inherit these fields, hence the same variables under each prefix (`…_S3_ENDPOINT_URL`).
+    The default (nothing set) uses AWS's defaults for s3:// and anonymous access to Google for gs://."""
 
     # s3://: "" = AWS (endpoint from the region); set it for MinIO, Ceph, moto or another S3 service.
     s3_endpoint_url: str = ""
@@ -38,6 +39,12 @@ class ObjectStoreConfig:
     # unsigned requests, which only public buckets answer.
     gs_hmac_access_key_id: str = dataclasses.field(default="", repr=False)
     gs_hmac_secret: str = dataclasses.field(default="", repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStoreConfig(ObjectStoreSettings):
+    """What the storage backends take: the connection settings and the transfer tuning."""
+
     # Files above this size are sent as a multipart upload (bytes, at least 5 MiB per part).
     storage_multipart_threshold: int = 64 * 1024 * 1024
     # Attempts of one request (botocore retries throttling, 5xx and dropped connections with backoff).

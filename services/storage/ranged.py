@@ -31,6 +31,7 @@ import requests
 import urllib3.exceptions
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from services.runtime.urls import public_url
 from services.storage import s3
 from services.storage.backend import StorageAccessDenied
 from services.storage.config import ObjectStoreConfig
@@ -84,14 +85,6 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
     return first, size
 
 
-def _display(url: str) -> str:
-    """The URL without user info, query or fragment: presigned signatures and tokens stay out of errors."""
-    parsed = urllib.parse.urlsplit(url)
-    host = parsed.hostname or ""
-    netloc = f"{host}:{parsed.port}" if parsed.port else host
-    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, "", ""))
-
-
 class _HttpSource:
     def __init__(
         self,
@@ -104,7 +97,7 @@ class _HttpSource:
         session: requests.Session | None,
     ):
         self.url = url
-        self.uri = _display(url)
+        self.uri = public_url(url)
         self._own_session = session is None
         self._session = session or requests.Session()
         # identity: a Range applies to the encoded body, so compressed answers would break offsets.
@@ -376,4 +369,4 @@ def open_ranged(
             _S3Source(root, location.prefix, config or ObjectStoreConfig()), read_ahead=read_ahead
         )
         return cast(IO[bytes], s3_file)
-    raise InvalidArgument("uri", f"unsupported scheme {parsed.scheme!r} in {_display(uri)!r}")
+    raise InvalidArgument("uri", f"unsupported scheme {parsed.scheme!r} in {public_url(uri)!r}")

@@ -25,7 +25,14 @@ import botocore.config
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
-from services.runtime.errors import FailedPrecondition, IngesterError, InvalidArgument, NotFound, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    IngesterError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    exception_chain,
+)
 from services.storage.backend import StorageAccessDenied, check_key
 from services.storage.config import MIN_PART_SIZE, ObjectStoreConfig
 
@@ -154,21 +161,12 @@ def make_client(scheme: str, config: ObjectStoreConfig) -> Any:
     )
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def translate(exc: BaseException, *, bucket: str, uri: str) -> IngesterError | None:
     """The error-table class of a boto3/botocore failure (searched along the cause chain, since boto3
     wraps some in its own errors), or None when it is not a store error.
 
     Messages name the bucket and the object, never the credentials (botocore's texts do not hold them)."""
-    for item in _chain(exc):
+    for item in exception_chain(exc):
         if isinstance(item, IngesterError):
             return None  # already one of ours (raised by a progress callback, say): keep it as is
         if isinstance(item, botocore.exceptions.ClientError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 
 from services.domain.models import Status
 from services.runtime import errors
+from services.runtime.errors import exception_chain
 
 # OS errors that say "try again later" rather than "this cannot work" (spec §7.3 rule 1).
 _TEMPORARY_ERRNOS = frozenset(
@@ -42,15 +43,6 @@ class JobError(Exception):
         self.fatal = fatal
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
 def error_text(exc: BaseException) -> str:
     if isinstance(exc, grpc.aio.AioRpcError):
         return f"{exc.code().name}: {exc.details()}"
@@ -60,7 +52,7 @@ def error_text(exc: BaseException) -> str:
 def is_temporary(exc: BaseException) -> bool:
     """Spec §7.3: OS errors of the transient kind, an explicit mark, an unreachable peer, a timeout or
     a cancellation anywhere in the chain, or `timeout` in the message."""
-    for item in _chain(exc):
+    for item in exception_chain(exc):
         if isinstance(item, OSError) and item.errno in _TEMPORARY_ERRNOS:
             return True
         if getattr(item, "temporary", False) is True:
@@ -76,7 +68,7 @@ def is_temporary(exc: BaseException) -> bool:
 
 def is_fatal(exc: BaseException) -> bool:
     """Fatal only when explicitly marked (a `FATAL ERROR:` step, spec §7.3)."""
-    return any(getattr(item, "fatal", False) is True for item in _chain(exc))
+    return any(getattr(item, "fatal", False) is True for item in exception_chain(exc))
 
 
 def wrap(prefix: str, exc: BaseException) -> JobError:

@@ -10,11 +10,11 @@ from typing import ClassVar
 
 from services.runtime.errors import InvalidArgument
 from services.storage import open_storage
-from services.storage.config import ObjectStoreConfig
+from services.storage.config import ObjectStoreConfig, ObjectStoreSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(ObjectStoreSettings):
     PREFIX: ClassVar[str] = "GEOCUBE_WORKER_"
 
     # gRPC address (host:port) of the catalogue, which serves the Tasks and Registry services. Required.
@@ -27,17 +27,7 @@ class WorkerSettings:
     # Other storage roots a scene's own `storage_uri` (from its payload) may name, comma-separated; a scene
     # storage outside these and `storage_uri` fails fatally (a payload must not choose where we write).
     storage_allowed_uris: tuple[str, ...] = ()
-    # Object stores (docs/storage.md). s3://: endpoint ("" = AWS), region and addressing style (path,
-    # virtual, auto); keys "" = the standard AWS chain (AWS_* variables, profiles, instance roles).
-    s3_endpoint_url: str = ""
-    s3_region: str = ""
-    s3_addressing_style: str = ""
-    s3_access_key_id: str = dataclasses.field(default="", repr=False)
-    s3_secret_access_key: str = dataclasses.field(default="", repr=False)
-    # gs:// through Google's S3-interoperable XML API: an HMAC key ("" = anonymous, public buckets only).
-    gs_endpoint_url: str = ""
-    gs_hmac_access_key_id: str = dataclasses.field(default="", repr=False)
-    gs_hmac_secret: str = dataclasses.field(default="", repr=False)
+    # (The object-store connection fields come from ObjectStoreSettings: docs/storage.md.)
     # Bytes above which an upload to s3:// or gs:// is a multipart upload (at least 5 MiB).
     storage_multipart_threshold: int = 64 * 1024 * 1024
     # Parent of the per-task working directories; "" = a temporary folder removed at stop.

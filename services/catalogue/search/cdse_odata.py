@@ -58,11 +58,6 @@ def _attribute(kind: str, name: str, op: str, value: str) -> str:
     )
 
 
-def _time(value: dt.datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def build_filter(area: models.Area, constellation: Constellation) -> str:
     """The `$filter` expression for the payload, clauses in the reference's order."""
     geometry = area_geometry(area)
@@ -71,8 +66,8 @@ def build_filter(area: models.Area, constellation: Constellation) -> str:
         wkt = shapely.to_wkt(geometry.convex_hull, rounding_precision=-1)
     clauses = [
         f"OData.CSC.Intersects(area=geography'SRID=4326;{wkt}')",
-        f"ContentDate/Start gt {_time(area.start_time)}",
-        f"ContentDate/Start lt {_time(area.end_time)}",
+        f"ContentDate/Start gt {remote.utc_millis(area.start_time)}",
+        f"ContentDate/Start lt {remote.utc_millis(area.end_time)}",
     ]
     parameters = {**_DEFAULTS[constellation], **{k.lower(): v for k, v in area.parameters.items()}}
     for key, value in parameters.items():

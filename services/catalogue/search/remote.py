@@ -16,6 +16,7 @@ origin: a next-page link elsewhere is refused (`Unavailable`), never followed.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 import time
@@ -187,3 +188,10 @@ def take(
         if not more:
             break
     return found, False
+
+
+def utc_millis(value: dt.datetime) -> str:
+    """`2022-01-04T10:34:21.000Z`: the timestamp form both OData filters and STAC datetimes take (a naive
+    value is taken as UTC)."""
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

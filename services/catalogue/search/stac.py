@@ -56,18 +56,13 @@ class StacConfig:
     max_scenes: int = 10000
 
 
-def _iso(value: dt.datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def search_parameters(config: StacConfig, area: models.Area, constellation: Constellation) -> dict[str, Any]:
     """The keyword arguments of `ItemSearch` (POST body) for the payload."""
     geometry = area_geometry(area)
     if config.reference_landsat:
         interval = f"{area.start_time:%Y-%m-%d}T00:00:00.000Z/{area.end_time:%Y-%m-%d}T23:59:59.999Z"
     else:
-        interval = f"{_iso(area.start_time)}/{_iso(area.end_time)}"
+        interval = f"{remote.utc_millis(area.start_time)}/{remote.utc_millis(area.end_time)}"
     query: dict[str, Any] = {}
     if config.reference_landsat:
         query["platform"] = {"in": ["LANDSAT_8", "LANDSAT_9"]}

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from services.runtime.urls import public_url
 
 _MAX_REDIRECTS = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -58,15 +59,6 @@ class Reply:
     def close(self) -> None:
         self.response.close()
         self.connection.close()
-
-
-def public_url(url: str) -> str:
-    """The URL as it may appear in logs and error texts: no user info, query or fragment (tokens)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def origin(url: str) -> str:
