@@ -25,7 +25,7 @@ from services.downloader.providers.product import ProductRequest, Progress
 from services.downloader.settings import DownloaderSettings
 from services.graph.model import Action
 from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import ObjectStoreConfig, layers, naming, open_storage
+from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
 from services.storage.roots import open_scene_storage
 from services.worker import convert
@@ -281,9 +281,7 @@ def build_providers(settings: DownloaderSettings) -> list[Provider]:
 
 async def start(settings: DownloaderSettings) -> WorkerApp:
     """Checks the settings, serves Downloader.GetStatus (+ health, reflection) and starts leasing."""
-    settings.check()
-    # Fail at start, not on the first task, when the default storage is unusable.
-    await asyncio.to_thread(open_storage, settings.storage_uri, settings.object_store())
+    settings.check()  # includes the default storage URI: a bad one fails here, not on the first task
     job = DownloadJob(
         build_providers(settings),
         settings.storage_uri,

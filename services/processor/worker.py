@@ -24,7 +24,7 @@ from services.graph.model import Action, OutFile
 from services.processor.indexing import Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import ObjectStoreConfig, layers, naming, open_storage
+from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
 from services.storage.roots import open_scene_storage
 from services.worker import convert
@@ -227,9 +227,7 @@ def _register_status(server: grpc.aio.Server, board: StatusBoard) -> None:
 
 async def start(settings: ProcessorSettings) -> WorkerApp:
     """Checks the settings, serves Processor.GetStatus (+ health, reflection) and starts leasing."""
-    settings.check()
-    # Fail at start, not on the first task, when the default storage is unusable.
-    await asyncio.to_thread(open_storage, settings.storage_uri, settings.object_store())
+    settings.check()  # includes the default storage URI: a bad one fails here, not on the first task
     graph_path = settings.graph_folders()
 
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
