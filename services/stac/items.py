@@ -143,9 +143,7 @@ def _add_asset(
     item: pystac.Item, file: ItemFile, raster: _Raster | None, common_names: Mapping[str, str]
 ) -> None:
     media_type = raster.media_type if raster and raster.media_type else _media_type(file.href)
-    asset = pystac.Asset(
-        href=file.href, title=file.title or file.key, media_type=media_type, roles=["data"]
-    )
+    asset = pystac.Asset(href=file.href, title=file.title or file.key, media_type=media_type, roles=["data"])
     if file.instance_id:
         asset.extra_fields[INSTANCE_FIELD] = file.instance_id
     # Added first: the extensions below declare themselves on the asset's owner.
@@ -205,7 +203,7 @@ def build_item(
         id=item_id,
         geometry=geometry,
         bbox=[round(v, 7) for v in shape.bounds] if shape is not None else None,
-        datetime=datetime.astimezone(dt.timezone.utc),
+        datetime=datetime.astimezone(dt.UTC),
         properties=dict(properties or {}),
         collection=collection,
     )
@@ -231,5 +229,5 @@ def build_tile_item(tile: Tile, files: Sequence[ItemFile]) -> pystac.Item:
         properties["constellation"] = "sentinel-2"
         properties["platform"] = "sentinel-" + scene.source_id[1:3].lower()
         common_names = SENTINEL2_COMMON_NAMES
-    date = scene.data.date if scene.data.date.tzinfo else scene.data.date.replace(tzinfo=dt.timezone.utc)
+    date = scene.data.date if scene.data.date.tzinfo else scene.data.date.replace(tzinfo=dt.UTC)
     return build_item(tile_item_id(tile), scene.aoi, date, files, properties, common_names=common_names)
