@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 
@@ -70,6 +71,25 @@ def dataset_for(item: ToIndex) -> registry_pb2.Dataset:
     )
 
 
+async def call_with_retries(rpc: Any, request: Any, what: str, retry_pause: float) -> Any:
+    """Calls a registry RPC, retried while the registry cannot answer; JobError texts start with `what`."""
+    for attempt in range(1, INDEX_ATTEMPTS + 1):
+        try:
+            return await rpc(request, timeout=_RPC_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in _RETRIED_CODES:
+                raise JobError(f"{what}: {error_text(exc)}") from exc
+            if attempt == INDEX_ATTEMPTS:
+                # Still unreachable: transient, so the task is leased again later (nothing lost).
+                raise JobError(
+                    f"{what}: {error_text(exc)} (after {INDEX_ATTEMPTS} retries)",
+                    temporary=is_temporary(exc),
+                ) from exc
+            logger.warning("%s failed (%s), attempt %d/%d", what, exc.code().name, attempt, INDEX_ATTEMPTS)
+            await asyncio.sleep(retry_pause)
+    raise AssertionError("unreachable")
+
+
 class Indexer:
     def __init__(self, channel: grpc.aio.Channel, retry_pause: float = 15.0):
         self._stub = registry_pb2_grpc.RegistryStub(channel)
@@ -78,26 +98,9 @@ class Indexer:
     async def index(self, items: Sequence[ToIndex]) -> registry_pb2.IndexDatasetsResponse:
         """Indexes the whole batch in one call, retried while the registry cannot answer."""
         request = registry_pb2.IndexDatasetsRequest(datasets=[dataset_for(item) for item in items])
-        for attempt in range(1, INDEX_ATTEMPTS + 1):
-            try:
-                response: registry_pb2.IndexDatasetsResponse = await self._stub.IndexDatasets(
-                    request, timeout=_RPC_TIMEOUT
-                )
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() not in _RETRIED_CODES:
-                    raise JobError(f"indexTile: {error_text(exc)}") from exc
-                if attempt == INDEX_ATTEMPTS:
-                    # Still unreachable: transient, so the task is leased again later (nothing lost).
-                    raise JobError(
-                        f"indexTile: {error_text(exc)} (after {INDEX_ATTEMPTS} retries)",
-                        temporary=is_temporary(exc),
-                    ) from exc
-                logger.warning(
-                    "IndexDatasets failed (%s), attempt %d/%d", exc.code().name, attempt, INDEX_ATTEMPTS
-                )
-                await asyncio.sleep(self._retry_pause)
-                continue
-            if response.existing:
-                logger.warning("%d dataset(s) were already indexed", response.existing)
-            return response
-        raise AssertionError("unreachable")
+        response: registry_pb2.IndexDatasetsResponse = await call_with_retries(
+            self._stub.IndexDatasets, request, "indexTile", self._retry_pause
+        )
+        if response.existing:
+            logger.warning("%d dataset(s) were already indexed", response.existing)
+        return response

@@ -17,3 +17,5 @@ class ProcessorSettings(WorkerSettings):
     address: str = "127.0.0.1:50053"
     # Pause between the attempts of an IndexDatasets call the registry could not answer (3 attempts).
     index_retry_seconds: float = 15.0
+    # Write the static STAC catalog beside the outputs (items always go to the catalogue's STAC API).
+    stac_static_catalog: bool = True

@@ -23,6 +23,7 @@ from services.domain.models import Status, Tile
 from services.graph.model import Action, OutFile
 from services.processor.indexing import Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
+from services.processor.stac_publish import StacPublisher
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
@@ -88,6 +89,7 @@ class ProcessJob:
         object_store: ObjectStoreConfig | None = None,
         allowed_storage: Sequence[str] = (),
         storage_setting: str = "GEOCUBE_PROCESSOR_STORAGE_ALLOWED_URIS",
+        stac: StacPublisher | None = None,
     ):
         self._storage_uri = storage_uri
         self._allowed_storage = list(allowed_storage)
@@ -95,6 +97,7 @@ class ProcessJob:
         self._object_store = object_store
         self._graph_path = list(graph_path)
         self._indexer = indexer
+        self._stac = stac
 
     async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
         job = task.process
@@ -161,7 +164,7 @@ class ProcessJob:
         # (typically deleting an input once a fatal error makes it useless).
         outfile_error: JobError | None = None
         try:
-            await self.handle_out_files(result.out_files, tiles, storage, workdir, context)
+            await self.handle_out_files(result.out_files, tiles, storage, workdir, context, storage_uri)
             deletions.storage = storage
             deletions.files = [
                 (tiles[slot], f) for slot, f in result.out_files if f.action is Action.TO_DELETE
@@ -187,6 +190,7 @@ class ProcessJob:
         storage: Storage,
         workdir: pathlib.Path,
         context: TaskContext,
+        storage_uri: str = "",
     ) -> None:
         """Uploads `to_create`/`to_index` files and indexes the `to_index` ones (`to_delete`: see
         InputDeletions)."""
@@ -208,6 +212,9 @@ class ProcessJob:
             context.progress(f"indexing {len(to_index)} file(s)")
             response = await self._indexer.index(to_index)
             logger.info("indexed %d dataset(s), %d already there", response.created, response.existing)
+            if self._stac is not None:
+                context.progress("publishing STAC items")
+                await self._stac.publish(to_index, storage, storage_uri, workdir)
             # The reference also tags the record with `processingDate`; the registry has no tag update yet.
 
 
@@ -240,6 +247,7 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
             settings.object_store(),
             allowed_storage=settings.storage_allowed_uris,
             storage_setting=settings.PREFIX + "STORAGE_ALLOWED_URIS",
+            stac=StacPublisher(channel, settings.stac_static_catalog, settings.index_retry_seconds),
         )
 
     return await start_worker(
