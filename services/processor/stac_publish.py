@@ -1,9 +1,9 @@
 """After indexing: the STAC Item of each processed tile, in the catalogue (STAC API) and on storage.
 
 Per task: build the item of every tile that got indexed files (services/stac/items.py, reading the
-local copies), write each item as its own file beside its tile's files, store the items in the
-catalogue (IndexItems, which bumps the static catalog's revision), then rebuild the shared files
-(catalog.json, the touched collections) from the catalogue's list.
+local copies), store the items in the catalogue (IndexItems: merges with an earlier item of the tile,
+bumps the static catalog's revision), write each stored item as its own file beside its tile's files,
+then rebuild the shared files (catalog.json, the touched collections) from the catalogue's list.
 
 Concurrent processors converge without a lock: a writer snapshots the catalogue (revision r), writes
 the shared files, and checks the revision again; if it moved, another task committed meanwhile and
@@ -79,26 +79,31 @@ class StacPublisher:
             by_tile.setdefault(entry.tile.id, []).append(entry)
             tiles[entry.tile.id] = entry.tile
         request = registry_pb2.IndexItemsRequest(catalog_root=storage_uri if self._write_static else "")
+        asset_keys: list[dict[str, str]] = []
         for tile_id, entries in by_tile.items():
             tile = tiles[tile_id]
             files = [_item_file(e, workdir) for e in entries]
             item: pystac.Item = await asyncio.to_thread(items.build_tile_item, tile, files)
-            key = ""
-            if self._write_static:
-                key = static.item_key(tile)
-                document = static.static_item(item, key, {e.out_file.layer: _asset_key(e) for e in entries})
-                await asyncio.to_thread(static.write_json, storage, key, document, workdir)
             request.items.add(
                 collection=item.collection_id or "",
                 id=item.id,
                 record_id=tile.scene.data.record_id,
                 item_json=_json(item),
-                catalog_key=key,
+                catalog_key=static.item_key(tile) if self._write_static else "",
             )
-        await call_with_retries(self._stub.IndexItems, request, "indexTile: STAC items", self._retry_pause)
-        if self._write_static:
-            touched = sorted({it.collection for it in request.items})
-            await self.rebuild(storage, storage_uri, touched, workdir)
+            asset_keys.append({e.out_file.layer: _asset_key(e) for e in entries})
+        response: registry_pb2.IndexItemsResponse = await call_with_retries(
+            self._stub.IndexItems, request, "indexTile: STAC items", self._retry_pause
+        )
+        if not self._write_static:
+            return
+        # Item files after the commit, from the stored items: they hold the assets of earlier tasks too.
+        for sent, stored, keys in zip(request.items, response.items_json, asset_keys, strict=True):
+            item = pystac.Item.from_dict(json.loads(stored))
+            document = static.static_item(item, sent.catalog_key, keys)
+            await asyncio.to_thread(static.write_json, storage, sent.catalog_key, document, workdir)
+        touched = sorted({it.collection for it in request.items})
+        await self.rebuild(storage, storage_uri, touched, workdir)
 
     async def _collections(
         self, root: str, ids: Sequence[str], with_items: bool

@@ -56,18 +56,34 @@ def _box(bbox: BBox) -> str:
     return f"(({west},{south}),({east},{north}))"
 
 
-async def upsert_items(conn: Conn, catalog_root: str, rows: Sequence[ItemRow]) -> int:
-    """Stores the items (a redone tile replaces its item) and bumps the static catalog's revision, in the
-    caller's transaction; returns the new revision."""
+# A tile published again keeps the assets it had (a later task may index more files of the same tile,
+# e.g. of its previous tile); the new item wins for everything else, its assets for the same keys.
+_UPSERT = (
+    "INSERT INTO stac_item (collection, id, record_id, datetime, bbox, item, catalog_root, catalog_key)"
+    " VALUES (%s, %s, %s, %s, %s::box, %s, %s, %s)"
+    " ON CONFLICT (collection, id) DO UPDATE SET record_id = EXCLUDED.record_id,"
+    " datetime = EXCLUDED.datetime, bbox = EXCLUDED.bbox, catalog_root = EXCLUDED.catalog_root,"
+    " catalog_key = EXCLUDED.catalog_key, updated = now(),"
+    " item = EXCLUDED.item || jsonb_build_object("
+    "   'assets', COALESCE(stac_item.item->'assets', '{}') || COALESCE(EXCLUDED.item->'assets', '{}'),"
+    "   'stac_extensions', (SELECT COALESCE(jsonb_agg(DISTINCT e), '[]') FROM jsonb_array_elements("
+    "     COALESCE(stac_item.item->'stac_extensions', '[]') || COALESCE(EXCLUDED.item->'stac_extensions', '[]')"
+    "   ) AS e))"
+    " RETURNING item"
+)
+
+
+async def upsert_items(
+    conn: Conn, catalog_root: str, rows: Sequence[ItemRow]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Stores the items and bumps the static catalog's revision, in the caller's transaction; returns the
+    new revision and the items as stored (merged with what was there)."""
+    stored = []
     for row in rows:
         record_id = uuid.UUID(row.record_id) if row.record_id else None
         try:
-            await conn.execute(
-                "INSERT INTO stac_item (collection, id, record_id, datetime, bbox, item, catalog_root, catalog_key)"
-                " VALUES (%s, %s, %s, %s, %s::box, %s, %s, %s)"
-                " ON CONFLICT (collection, id) DO UPDATE SET record_id = EXCLUDED.record_id,"
-                " datetime = EXCLUDED.datetime, bbox = EXCLUDED.bbox, item = EXCLUDED.item,"
-                " catalog_root = EXCLUDED.catalog_root, catalog_key = EXCLUDED.catalog_key, updated = now()",
+            cur = await conn.execute(
+                _UPSERT,
                 (
                     row.collection,
                     row.id,
@@ -81,6 +97,9 @@ async def upsert_items(conn: Conn, catalog_root: str, rows: Sequence[ItemRow]) -
             )
         except psycopg.errors.ForeignKeyViolation:
             raise NotFound(f"item {row.id}: unknown record {row.record_id}") from None
+        item = await cur.fetchone()
+        assert item is not None
+        stored.append(item[0])
     # The row lock taken here also orders concurrent writers of one catalog: revisions never repeat.
     cur = await conn.execute(
         "INSERT INTO stac_catalog (root, revision) VALUES (%s, 1)"
@@ -89,7 +108,7 @@ async def upsert_items(conn: Conn, catalog_root: str, rows: Sequence[ItemRow]) -
     )
     row = await cur.fetchone()
     assert row is not None
-    return int(row[0])
+    return int(row[0]), stored
 
 
 def _where(search: Search) -> tuple[str, list[Any]]:
