@@ -220,7 +220,9 @@ async def test_stac_api_errors_are_clear(stack: Stack) -> None:
     # Refused by the catalogue (INVALID_ARGUMENT through the error table), still a 400 naming the field.
     bad = await _get(stack, "/stac/search", params={"bbox": "10,0,5,1"})
     assert bad.status_code == 400 and "bbox" in bad.json()["description"]
-    bad = await _get(stack, "/stac/search", params={"intersects": '{"type": "Polygon", "coordinates": [[1]]}'})
+    bad = await _get(
+        stack, "/stac/search", params={"intersects": '{"type": "Polygon", "coordinates": [[1]]}'}
+    )
     assert bad.status_code == 400 and "intersects" in bad.json()["description"]
     missing = await _get(stack, "/stac/collections/NoSuchAoi")
     assert missing.status_code == 404 and missing.json()["code"] == "NotFound"

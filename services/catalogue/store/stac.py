@@ -97,22 +97,23 @@ async def upsert_items(
             )
         except psycopg.errors.ForeignKeyViolation:
             raise NotFound(f"item {row.id}: unknown record {row.record_id}") from None
-        item = await cur.fetchone()
-        assert item is not None
-        stored.append(item[0])
+        found = await cur.fetchone()
+        assert found is not None
+        stored.append(found[0])
     # The row lock taken here also orders concurrent writers of one catalog: revisions never repeat.
     cur = await conn.execute(
         "INSERT INTO stac_catalog (root, revision) VALUES (%s, 1)"
         " ON CONFLICT (root) DO UPDATE SET revision = stac_catalog.revision + 1 RETURNING revision",
         (catalog_root,),
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0]), stored
+    revision = await cur.fetchone()
+    assert revision is not None
+    return int(revision[0]), stored
 
 
 def _where(search: Search) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if search.collections:
         clauses.append("collection = ANY(%s)")
         params.append(list(search.collections))
@@ -149,9 +150,9 @@ async def search_items(
     if not count:
         return items[: search.limit], len(items) > search.limit, -1
     cur = await conn.execute(f"SELECT count(*) FROM stac_item WHERE {where}", params)
-    count = await cur.fetchone()
-    assert count is not None
-    return items[: search.limit], len(items) > search.limit, int(count[0])
+    total = await cur.fetchone()
+    assert total is not None
+    return items[: search.limit], len(items) > search.limit, int(total[0])
 
 
 async def list_collections(
@@ -180,5 +181,5 @@ async def list_collections(
         for r in await cur.fetchall():
             by_id[r[0]].items.append((r[1], r[2]))
     cur = await conn.execute("SELECT revision FROM stac_catalog WHERE root = %s", (catalog_root,))
-    revision = await cur.fetchone()
-    return summaries, int(revision[0]) if revision else 0
+    current = await cur.fetchone()
+    return summaries, int(current[0]) if current else 0
