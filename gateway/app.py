@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, rpc
-from gateway.routes import catalog, control, monitoring, registry
+from gateway.routes import catalog, control, dashboard, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
 
@@ -44,8 +44,10 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *dashboard.routes(gateway),
             ]
-        ),
+        )
+        + [dashboard.static_mount()],
         middleware=[
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),

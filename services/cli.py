@@ -18,6 +18,7 @@ processed, indexed imagery.
 
   demo        run the whole pipeline once on a generated Sentinel-2 archive (embedded PostgreSQL)
   up          run every service on loopback in the foreground (Ctrl-C stops)
+  status      show an AOI's progress, following it live until it settles (over the gateway's HTTP API)
   catalogue   the catalogue gRPC service          (settings: GEOCUBE_CATALOGUE_* variables)
   downloader  the downloader worker               (settings: GEOCUBE_DOWNLOADER_* variables)
   processor   the processor worker                (settings: GEOCUBE_PROCESSOR_* variables)
@@ -94,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generate N demo products when the archive is empty, and register the demo layers (0: no)",
     )
+    from services.stack import status
+
+    status.add_arguments(
+        sub.add_parser(
+            "status",
+            help="show an AOI's progress, following it live until it settles",
+            description=status.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     for name in ("catalogue", "downloader", "processor", "gateway"):
         sub.add_parser(name, help=f"run the {name} service (configured by environment variables)")
     return parser
@@ -151,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "status":
+        from services.stack import status
+
+        return status.run(args)
     if args.command == "catalogue":
         from services.catalogue.__main__ import main as run
     elif args.command == "downloader":
