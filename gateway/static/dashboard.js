@@ -79,6 +79,29 @@
     $("app").hidden = false;
     $("sign-out").hidden = false;
     route();
+    watchList();
+  }
+
+  // While no AOI is followed nothing else refreshes the list, so new AOIs would not show: reload it
+  // every few seconds then (a followed AOI's loop reloads it on each long-poll answer instead).
+  let watchingList = false;
+  async function watchList() {
+    if (watchingList) return;
+    watchingList = true;
+    try {
+      while (!$("app").hidden) {
+        await new Promise((resolve) => setTimeout(resolve, WAIT_SECONDS * 1000));
+        if (follow || $("app").hidden) continue;
+        try {
+          await loadAois();
+        } catch (error) {
+          if (error instanceof Unauthorized) return showLogin("The gateway no longer accepts this token.");
+          $("connection").textContent = "reconnecting: " + error.message;
+        }
+      }
+    } finally {
+      watchingList = false;
+    }
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -218,6 +241,7 @@
       ),
     );
     $("failed-none").hidden = rows.length > 0;
+    $("failed").hidden = rows.length === 0;
   }
 
   async function act(kind, id, action) {
