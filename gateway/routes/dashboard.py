@@ -113,7 +113,9 @@ async def aoi_scenes(call: Call) -> Response:
     """`{"scenes":[{id, source_id, status, message, retry_countdown, date, tiles:[…]}]}`, ordered by id:
     what the page's tables, map colours and dependency graph are drawn from."""
     name = _aoi_name(call)
-    scenes = await call.rpc(call.gateway.client.catalogue.ListScenes, catalogue_pb2.ListScenesRequest(aoi=name))
+    scenes = await call.rpc(
+        call.gateway.client.catalogue.ListScenes, catalogue_pb2.ListScenesRequest(aoi=name)
+    )
     tiles = await call.rpc(
         call.gateway.client.workflow.ListAoiTiles, workflow_pb2.ListAoiTilesRequest(aoi=name)
     )
@@ -150,7 +152,9 @@ async def aoi_footprints(call: Call) -> Response:
     `source_id`; the geometry is null for a scene without a record footprint. Footprints never change,
     so the page reads them once and colours them from `/ui/api/aoi/{aoi}/scenes`."""
     name = _aoi_name(call)
-    scenes = await call.rpc(call.gateway.client.catalogue.ListScenes, catalogue_pb2.ListScenesRequest(aoi=name))
+    scenes = await call.rpc(
+        call.gateway.client.catalogue.ListScenes, catalogue_pb2.ListScenesRequest(aoi=name)
+    )
 
     async def footprint(scene: types_pb2.Scene) -> dict[str, Any]:
         # Records are named after the scene's source id; the scene names the one it was indexed into.

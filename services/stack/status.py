@@ -136,7 +136,9 @@ def render(aoi: str, snap: Snapshot) -> Group:
         table.add_row(name, *(str(counts[s]) for s in STATUSES), str(counts["total"]))
     parts: list[Any] = [table, bars]
     if snap.attention:
-        failed = Table(title="needs attention (PUT /scene|tile/{id}/retry, or the dashboard)", title_justify="left")
+        failed = Table(
+            title="needs attention (PUT /scene|tile/{id}/retry, or the dashboard)", title_justify="left"
+        )
         for column in ("kind", "id", "source id", "status", "message"):
             failed.add_column(column, overflow="fold")
         for item in snap.attention:
@@ -188,11 +190,23 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
         elif console.is_terminal:
             # The display redraws in place until the AOI settles.
             with Live(render(args.aoi, snap), console=console, auto_refresh=False) as live:
-                snap = _follow(gateway, args.aoi, snap, deadline, lambda s: live.update(render(args.aoi, s), refresh=True))
+                snap = _follow(
+                    gateway,
+                    args.aoi,
+                    snap,
+                    deadline,
+                    lambda s: live.update(render(args.aoi, s), refresh=True),
+                )
         else:
             # Piped to a file or a CI log: one line per change, then the full display once.
             console.print(progress_line(args.aoi, snap), highlight=False)
-            snap = _follow(gateway, args.aoi, snap, deadline, lambda s: console.print(progress_line(args.aoi, s), highlight=False))
+            snap = _follow(
+                gateway,
+                args.aoi,
+                snap,
+                deadline,
+                lambda s: console.print(progress_line(args.aoi, s), highlight=False),
+            )
             console.print(render(args.aoi, snap))
     except StatusError as exc:
         console.print(f"status: {exc}", style="red", highlight=False)

@@ -38,11 +38,15 @@ class DemoStack:
             scenes = client.post("/catalog/scenes", files={"area": area})
             assert scenes.status_code == 200, scenes.text
             assert len(scenes.json()["features"]) == 2
-            tiles = client.post("/catalog/tiles", files={"area": area, "scenes": ("scenes.json", scenes.content)})
+            tiles = client.post(
+                "/catalog/tiles", files={"area": area, "scenes": ("scenes.json", scenes.content)}
+            )
             assert tiles.status_code == 200, tiles.text
-            withheld = sorted(self.archive.glob("*.zip"))[-1]
+            withheld = max(self.archive.glob("*.zip"))
             shutil.move(withheld, self.aside / withheld.name)
-            ingested = client.post("/catalog/aoi", files={"area": area, "tiles": ("tiles.json", tiles.content)})
+            ingested = client.post(
+                "/catalog/aoi", files={"area": area, "tiles": ("tiles.json", tiles.content)}
+            )
             assert ingested.status_code == 200, ingested.text
         return withheld.name.removesuffix(".zip")
 

@@ -30,7 +30,9 @@ WAIT_MS = 120_000
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
+        )
         try:
             yield launched
         finally:
@@ -102,7 +104,7 @@ async def test_dashboard_follows_retries_and_finishes(
     assert [s["status"] for s in stack.scenes()] == ["DONE", "DONE"]
 
     # Everything the page loaded came from the gateway (no CDN), and the token never went into a URL.
-    assert requests and all(url.startswith(stack.url + "/") or url.startswith("data:") for url in requests)
+    assert requests and all(url.startswith((stack.url + "/", "data:")) for url in requests)
     assert not [url for url in requests if demo_stack.TOKEN in url]
     assert errors == []
     await page.close()

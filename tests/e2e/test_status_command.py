@@ -16,7 +16,9 @@ from tests.e2e import demo_stack
 from tests.e2e.conftest import ROOT, Service
 
 
-def status(stack: demo_stack.DemoStack, *args: str, token: str = demo_stack.TOKEN) -> subprocess.CompletedProcess[str]:
+def status(
+    stack: demo_stack.DemoStack, *args: str, token: str = demo_stack.TOKEN
+) -> subprocess.CompletedProcess[str]:
     # COLUMNS: rich wraps to the terminal width, 80 when output is piped; wide enough for whole messages.
     env = {**os.environ, "COLUMNS": "300"}
     return subprocess.run(

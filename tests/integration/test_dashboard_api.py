@@ -85,13 +85,22 @@ async def test_page_and_assets_are_public_and_the_data_is_not(http: httpx.AsyncC
     for path in ("/ui/static/dashboard.js", "/ui/static/vendor/leaflet/leaflet.js"):
         asset = await http.get(path)
         assert asset.status_code == 200 and "javascript" in asset.headers["content-type"], path
-    assert (await http.get("/ui/static/vendor/leaflet/leaflet.css")).headers["content-type"].startswith("text/css")
+    assert (
+        (await http.get("/ui/static/vendor/leaflet/leaflet.css"))
+        .headers["content-type"]
+        .startswith("text/css")
+    )
     # The gateway's own code is not served: `..` is cleaned away (a redirect, as the reference's router
     # does) before StaticFiles, which stays inside gateway/static, sees the path.
     escape = await http.get("/ui/static/%2e%2e/app.py", follow_redirects=True)
     assert escape.status_code == 404 and "import" not in escape.text
     assert (await http.get("/ui/static/app.py")).status_code == 404
-    for path in ("/ui/api/aois", f"/ui/api/aoi/{AOI}", f"/ui/api/aoi/{AOI}/scenes", f"/ui/api/aoi/{AOI}/footprints"):
+    for path in (
+        "/ui/api/aois",
+        f"/ui/api/aoi/{AOI}",
+        f"/ui/api/aoi/{AOI}/scenes",
+        f"/ui/api/aoi/{AOI}/footprints",
+    ):
         refused = await http.get(path)
         assert (refused.status_code, refused.text) == (403, '"token not found"\n'), path
         wrong = await http.get(path, headers={"Authorization": "Bearer nope"})
@@ -141,7 +150,11 @@ async def test_status_changes_show_in_the_reads(http: httpx.AsyncClient) -> None
     assert scenes[first["id"]]["status"] == "FAILED"
     assert [t["status"] for t in scenes[first["id"]]["tiles"]] == ["FAILED"]
     summary = await _get(http, f"/ui/api/aoi/{AOI}")
-    assert (summary["scenes"]["failed"], summary["scenes"]["pending"], summary["tiles"]["failed"]) == (1, 2, 1)
+    assert (summary["scenes"]["failed"], summary["scenes"]["pending"], summary["tiles"]["failed"]) == (
+        1,
+        2,
+        1,
+    )
     # A FAILED scene is not retried by the plain retry: the page shows the refusal (403 empty).
     retried = await http.put(f"/scene/{first['id']}/retry", headers=AUTH)
     assert (retried.status_code, retried.text) == (403, "")

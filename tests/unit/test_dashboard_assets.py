@@ -24,7 +24,9 @@ def test_vendored_files_match_the_manifest() -> None:
     manifest = _manifest()
     assert manifest, "MANIFEST.json lists no package"
     on_disk = {
-        str(path.relative_to(VENDOR)) for path in VENDOR.rglob("*") if path.is_file() and path.name != "MANIFEST.json"
+        str(path.relative_to(VENDOR))
+        for path in VENDOR.rglob("*")
+        if path.is_file() and path.name != "MANIFEST.json"
     }
     listed = set()
     for name, entry in manifest.items():
@@ -55,11 +57,15 @@ def test_static_files_are_package_data() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["gateway"]
     shipped = {
-        match for pattern in patterns for match in glob.glob(pattern, root_dir=ROOT / "gateway", recursive=True)
+        match
+        for pattern in patterns
+        for match in glob.glob(pattern, root_dir=ROOT / "gateway", recursive=True)
     }
     for path in STATIC.rglob("*"):
         if path.is_file():
-            assert str(path.relative_to(ROOT / "gateway")) in shipped, f"{path} would be missing from the wheel"
+            assert str(path.relative_to(ROOT / "gateway")) in shipped, (
+                f"{path} would be missing from the wheel"
+            )
 
 
 def test_page_loads_only_from_the_gateway() -> None:
