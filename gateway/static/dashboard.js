@@ -9,6 +9,7 @@
 (function () {
   const TOKEN_KEY = "geocube-ingester.token";
   const WAIT_SECONDS = 2; // long-poll wait: the longest a count change takes to show while nothing else moves
+  const LIST_SECONDS = 10; // AOI list refresh while an AOI is followed and its status does not change
   const STATUSES = ["NEW", "PENDING", "DONE", "RETRY", "FAILED"];
   const COLORS = { NEW: "#9ca3af", PENDING: "#2563eb", DONE: "#16a34a", RETRY: "#ea580c", FAILED: "#dc2626" };
 
@@ -37,6 +38,12 @@
   }
 
   class Unauthorized extends Error {}
+  class HttpError extends Error {
+    constructor(message, status) {
+      super(message);
+      this.status = status;
+    }
+  }
 
   async function api(path, options = {}) {
     const token = sessionStorage.getItem(TOKEN_KEY) || "";
@@ -48,7 +55,7 @@
 
   async function json(path, signal) {
     const response = await api(path, { signal });
-    if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    if (!response.ok) throw new HttpError(`${path}: ${response.status} ${await response.text()}`, response.status);
     return response.json();
   }
 
@@ -160,15 +167,28 @@
 
   async function followLoop(aoi, signal) {
     let known = "";
+    let listed = 0; // when the AOI list was last reloaded
     while (!signal.aborted) {
       try {
-        await refresh(aoi, signal);
+        // The list costs one report per AOI: reloaded when the followed AOI changes status, else every
+        // LIST_SECONDS, not on every answer.
+        const reloadList = Date.now() - listed > LIST_SECONDS * 1000;
+        await refresh(aoi, signal, reloadList);
+        if (reloadList) listed = Date.now();
         const answer = await json(`/aoi/${enc(aoi)}/status?known=${enc(known)}&wait=${WAIT_SECONDS}`, signal);
+        if (answer.changed) listed = 0;
         known = answer.status;
         $("connection").textContent = "live";
       } catch (error) {
         if (signal.aborted) return;
         if (error instanceof Unauthorized) return showLogin("The gateway no longer accepts this token.");
+        if (error instanceof HttpError && error.status === 404) {
+          // Deleted meanwhile (DELETE /aoi/{aoi}): nothing left to follow.
+          $("notice").textContent = `AOI ${aoi} no longer exists.`;
+          $("aoi").dataset.status = "GONE";
+          loadAois(signal).catch(() => {});
+          return;
+        }
         // The gateway restarting or a network blip: say so, then try again (the loop is the retry).
         $("connection").textContent = "reconnecting: " + error.message;
         await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -176,11 +196,11 @@
     }
   }
 
-  async function refresh(aoi, signal) {
+  async function refresh(aoi, signal, reloadList = true) {
     const [summary, scenes] = await Promise.all([
       json(`/ui/api/aoi/${enc(aoi)}`, signal),
       json(`/ui/api/aoi/${enc(aoi)}/scenes`, signal),
-      loadAois(signal),
+      reloadList ? loadAois(signal) : null,
     ]);
     if (signal.aborted) return;
     showSummary(summary);

@@ -103,6 +103,13 @@ async def test_dashboard_follows_retries_and_finishes(
     await page.screenshot(path=str(shots / "dashboard-done.png"), full_page=True)
     assert [s["status"] for s in stack.scenes()] == ["DONE", "DONE"]
 
+    # Deleted from elsewhere: the page says so and stops following; the list empties.
+    with stack.client() as client:
+        assert client.delete(f"/aoi/{demo_stack.AOI}").status_code == 204
+    await expect(page.locator("#notice")).to_have_text(f"AOI {demo_stack.AOI} no longer exists.")
+    await expect(detail).to_have_attribute("data-status", "GONE")
+    await expect(page.locator("#aoi-empty")).to_be_visible()
+
     # Everything the page loaded came from the gateway (no CDN), and the token never went into a URL.
     assert requests and all(url.startswith((stack.url + "/", "data:")) for url in requests)
     assert not [url for url in requests if demo_stack.TOKEN in url]
