@@ -289,12 +289,13 @@
       const collection = await json(`/ui/api/aoi/${enc(aoi)}/footprints`, signal);
       if (signal.aborted) return;
       if (footprints) footprints.remove();
-      footprints = L.geoJSON(collection, { style: { weight: 2, fillOpacity: 0.35 } }).addTo(map);
+      footprints = L.geoJSON(collection, { style: { weight: 2, fillOpacity: 0.3 } }).addTo(map);
       footprintsAoi = aoi;
       const bounds = footprints.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
     }
     const byId = new Map(scenes.map((s) => [s.id, s]));
+    const drawn = [];
     footprints.eachLayer((layer) => {
       const scene = byId.get(layer.feature.properties.id);
       if (!scene) return;
@@ -306,15 +307,18 @@
       // An element, not a string: Leaflet puts a string in as HTML, and messages are not ours to trust.
       const text = `${scene.source_id}\nscene ${scene.status}${scene.message ? " — " + scene.message : ""}\n${tiles}`;
       layer.bindTooltip(el("div", { style: "white-space: pre" }, text));
+      drawn.push([RANK.indexOf(worst), layer]);
     });
+    // Footprints of one tile on several dates overlap exactly: the most urgent status is drawn on top.
+    drawn.sort((a, b) => b[0] - a[0]).forEach(([, layer]) => layer.bringToFront());
   }
 
   // A footprint shows the scene with its tiles: the first of FAILED, RETRY, PENDING, NEW that any has,
   // else DONE — so a DONE download whose tile failed still stands out on the map.
+  const RANK = ["FAILED", "RETRY", "PENDING", "NEW", "DONE"]; // most urgent first
   function sceneColourStatus(scene) {
     const all = [scene.status, ...scene.tiles.map((t) => t.status)];
-    for (const s of ["FAILED", "RETRY", "PENDING", "NEW"]) if (all.includes(s)) return s;
-    return "DONE";
+    return RANK.find((s) => all.includes(s));
   }
 
   // ------------------------------------------------------------------------------------------------
