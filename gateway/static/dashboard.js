@@ -18,6 +18,7 @@
   let map = null;
   let footprints = null; // Leaflet GeoJSON layer of the followed AOI
   let footprintsAoi = null;
+  let footprintsCount = 0; // features read, drawn or not (a scene without a footprint has no layer)
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -285,12 +286,13 @@
       $("legend").replaceChildren(...STATUSES.map((s) => el("span", { class: "status-" + s }, s)));
     }
     // Footprints never change once ingested: fetched again only when the AOI gains scenes.
-    if (footprintsAoi !== aoi || !footprints || footprints.getLayers().length < scenes.length) {
+    if (footprintsAoi !== aoi || !footprints || footprintsCount < scenes.length) {
       const collection = await json(`/ui/api/aoi/${enc(aoi)}/footprints`, signal);
       if (signal.aborted) return;
       if (footprints) footprints.remove();
       footprints = L.geoJSON(collection, { style: { weight: 2, fillOpacity: 0.3 } }).addTo(map);
       footprintsAoi = aoi;
+      footprintsCount = collection.features.length;
       const bounds = footprints.getBounds();
       if (bounds.isValid()) map.fitBounds(bounds, { padding: [16, 16] });
     }
@@ -365,6 +367,9 @@
       if (!a || !b) return;
       const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2, mid = (x1 + x2) / 2;
       root.append(svg("path", {
+        class: dashed ? "edge owns" : "edge previous",
+        "data-from": from,
+        "data-to": to,
         d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`,
         fill: "none", stroke: "#9ca3af", "stroke-dasharray": dashed ? "4 3" : "", "marker-end": "url(#arrow)",
       }));

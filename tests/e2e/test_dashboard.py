@@ -11,32 +11,17 @@ import pathlib
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.e2e import demo_stack
 from tests.e2e.conftest import ROOT, Service
-
-CHROMIUM = "/usr/bin/chromium"
-# No GPU, no sandbox (root in a container), and nothing that phones home: the only traffic is loopback.
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-# Playwright's waits: how long a DOM condition may take before the test fails (an ingestion of two
-# small scenes takes seconds; the bound only keeps a broken page from hanging the suite).
-WAIT_MS = 120_000
+from tests.support.browser import WAIT_MS, chromium
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 def _screenshot_dir(tmp_path: pathlib.Path) -> pathlib.Path:
