@@ -268,6 +268,8 @@
   async function act(kind, id, action) {
     const response = await api(`/${kind}/${id}/${action}`, { method: "PUT" });
     const text = (await response.text()).trim();
+    // A refused change is an empty 403; a 403 with a text is the token being refused.
+    if (response.status === 403 && text) return showLogin("The gateway no longer accepts this token.");
     const outcome = response.ok
       ? `${kind} ${id}: ${action} accepted`
       : response.status === 403
