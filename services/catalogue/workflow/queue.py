@@ -236,9 +236,20 @@ class TaskQueue:
         return applied
 
     async def _apply(self, conn: Any, task: tasks.LeasedTask, status: Status, message: str) -> bool:
-        if task.tile_id is None:
-            return await transitions.update_scene(conn, task.scene_id, status, message)
-        return await transitions.update_tile(conn, task.tile_id, status, message)
+        try:
+            async with conn.transaction():  # a savepoint: a refused failure leaves nothing behind
+                if task.tile_id is None:
+                    return await transitions.update_scene(conn, task.scene_id, status, message)
+                return await transitions.update_tile(conn, task.tile_id, status, message)
+        except FailedPrecondition as exc:
+            if status != Status.FAILED:
+                raise
+            # Refusing the result would leave the task leased, to expire and be handed out again and
+            # again: the outcome is recorded, as RETRY, with the reason it is not FAILED.
+            logger.warning("task %s: the item cannot fail (%s): RETRY", task.id, exc)
+            return await transitions.give_up(
+                conn, task.scene_id, task.tile_id, f"{message} (left RETRY: {exc})"
+            )
 
 
 def _expired(task_id: int, outcome: str) -> FailedPrecondition:
