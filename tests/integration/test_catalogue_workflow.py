@@ -339,3 +339,20 @@ async def test_report_after_the_last_lease_expiry_fails_the_item(stubs, catalogu
     assert "lease expired" in refused.value.details() and "FAILED" in refused.value.details()
     scene = await stubs.catalogue.GetScene(catalogue_pb2.GetSceneRequest(id=last.download.scene.id), timeout=5)
     assert scene.status == types_pb2.STATUS_FAILED and "lease expired" in scene.message
+
+
+async def test_record_tags_are_checked_for_scenes_the_aoi_already_has(stubs) -> None:  # type: ignore[no-untyped-def]
+    await _register_layers(stubs)
+    area = _area()
+    request = catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area)))
+    assert (await stubs.catalogue.IngestArea(request, timeout=10)).scene_count == 2
+    # The same scenes again with a tag their own tags contradict: refused, not silently skipped.
+    request.area.record_tags["source"] = "elsewhere"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stubs.catalogue.IngestArea(request, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == (
+        f"record_tags: area and scene '{IDS[0]}' have different value for tag 'source': 'elsewhere' != 'test'"
+    )
+    request.area.record_tags["source"] = "test"  # agreeing tags: nothing new, no error
+    assert (await stubs.catalogue.IngestArea(request, timeout=10)).scene_count == 0
