@@ -134,8 +134,8 @@ class Ingestion:
                 self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
             )
         todo = [s for s in tiled if s.tiles]
-        # Every scene, also those the AOI already has (skipped below), as the reference checks them: a
-        # payload whose tags disagree with its scenes is refused whatever the AOI holds (C36).
+        # Every scene, also those the AOI already has (skipped below), as the reference checks them (spec
+        # §3.5 step 4.5): a payload whose tags disagree with its scenes is refused whatever the AOI holds.
         for scene in todo:
             _check_record_tags(area, scene)
         async with self._pool.connection() as conn, conn.transaction():
