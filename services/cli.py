@@ -122,8 +122,9 @@ async def _up(args: argparse.Namespace) -> None:
                 await demo.register_layers(client, payload["layers"])
         (config.workdir / "token").write_text(stack.token + "\n")
         grpc_token_file = config.workdir / "grpc-token"
+        grpc_token_file.touch(mode=0o600)
+        grpc_token_file.chmod(0o600)  # before the token is in it: readable by this user only
         grpc_token_file.write_text(stack.grpc_token + "\n")
-        grpc_token_file.chmod(0o600)
         print(f"gateway:   {stack.gateway_url}   (Authorization: Bearer {stack.token})", flush=True)
         print(f"catalogue: {stack.catalogue_target} (gRPC, bearer token in {grpc_token_file})", flush=True)
         print(f"archive:   {stack.archive_path}\nstorage:   {stack.storage_path}", flush=True)

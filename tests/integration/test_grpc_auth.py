@@ -20,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from support.tls import Pki, make_pki
 
+from gateway.settings import GatewaySettings
 from protos.ingester.v1 import (
     catalogue_pb2,
     catalogue_pb2_grpc,
@@ -149,6 +150,42 @@ def test_non_loopback_without_credentials_is_refused() -> None:
         assert not ServerSecurity.from_settings(ServerSecuritySettings(), "P_", address).authenticates
     with_token = ServerSecurity.from_settings(ServerSecuritySettings(auth_tokens=(OLD,)), "P_", "0.0.0.0:1")
     assert with_token.authenticates and OLD not in repr(with_token)
+
+
+def test_token_and_certificate_files_are_read_and_checked(tmp_path: pathlib.Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{NEW}\n")  # as `kubectl create secret --from-file` leaves it
+    client = ClientSecurity.for_catalogue(
+        GatewaySettings(catalogue_token_file=str(token_file)), "GEOCUBE_GATEWAY_"
+    )
+    assert client.token == NEW and NEW not in repr(client) and not client.tls
+    with pytest.raises(InvalidArgument) as unreadable:
+        ClientSecurity.for_catalogue(
+            GatewaySettings(catalogue_token_file=str(tmp_path / "missing")), "GEOCUBE_GATEWAY_"
+        )
+    assert unreadable.value.field == "GEOCUBE_GATEWAY_CATALOGUE_TOKEN_FILE"
+    with pytest.raises(InvalidArgument) as half:
+        ClientSecurity.for_catalogue(
+            GatewaySettings(catalogue_tls_cert_file=str(token_file)), "GEOCUBE_GATEWAY_"
+        )
+    assert half.value.field == "GEOCUBE_GATEWAY_CATALOGUE_TLS_CERT_FILE"
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text(f"{OLD}\n\n{NEW}, third\n")
+    server = ServerSecurity.from_settings(
+        ServerSecuritySettings(auth_tokens_file=str(tokens_file)), "P_", "0.0.0.0:1"
+    )
+    assert server.tokens == (OLD.encode(), NEW.encode(), b"third")
+    for settings, field in (
+        (ServerSecuritySettings(auth_tokens=(OLD,), tls_cert_file=str(token_file)), "P_TLS_KEY_FILE"),
+        (
+            ServerSecuritySettings(auth_tokens=(OLD,), tls_client_ca_file=str(token_file)),
+            "P_TLS_CLIENT_CA_FILE",
+        ),
+        (ServerSecuritySettings(auth_tokens_file=str(tmp_path / "missing")), "P_AUTH_TOKENS_FILE"),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            ServerSecurity.from_settings(settings, "P_", "127.0.0.1:0")
+        assert refused.value.field == field
 
 
 @pytest.mark.parametrize("service", ["catalogue", "downloader", "processor"])
