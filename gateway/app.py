@@ -22,7 +22,8 @@ from starlette.middleware import Middleware
 from gateway import middleware, rpc
 from gateway.routes import catalog, control, dashboard, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
-from gateway.settings import GatewaySettings
+from gateway.settings import PREFIX, GatewaySettings
+from services.runtime.auth import ClientSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | None = None) -> Starlette:
     """The application. Without `catalogue_channel`, a channel to `settings.catalogue_address` is opened
     on first use and closed at shutdown."""
-    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel))
+    security = ClientSecurity.for_catalogue(settings, PREFIX)
+    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel, security))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -132,8 +132,12 @@ async def _up(args: argparse.Namespace) -> None:
             async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as client:
                 await demo.register_layers(client, payload["layers"])
         (config.workdir / "token").write_text(stack.token + "\n")
+        grpc_token_file = config.workdir / "grpc-token"
+        grpc_token_file.touch(mode=0o600)
+        grpc_token_file.chmod(0o600)  # before the token is in it: readable by this user only
+        grpc_token_file.write_text(stack.grpc_token + "\n")
         print(f"gateway:   {stack.gateway_url}   (Authorization: Bearer {stack.token})", flush=True)
-        print(f"catalogue: {stack.catalogue_target} (gRPC)", flush=True)
+        print(f"catalogue: {stack.catalogue_target} (gRPC, bearer token in {grpc_token_file})", flush=True)
         print(f"archive:   {stack.archive_path}\nstorage:   {stack.storage_path}", flush=True)
         print(
             f"try: curl -F area=@{demo.PAYLOAD} -H 'Authorization: Bearer {stack.token}' {stack.gateway_url}/catalog/scenes",
