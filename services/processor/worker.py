@@ -21,7 +21,9 @@ from protos.ingester.v1 import processor_pb2, processor_pb2_grpc, tasks_pb2, typ
 from services import graph as graph_engine
 from services.domain.models import Status, Tile
 from services.graph.model import Action, OutFile
-from services.processor.indexing import Indexer, ToIndex
+from services.geocube.client import GeocubeClient
+from services.geocube.indexing import GeocubeIndexer
+from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming
@@ -84,7 +86,7 @@ class ProcessJob:
         self,
         storage_uri: str,
         graph_path: Sequence[pathlib.Path],
-        indexer: Indexer,
+        indexer: DatasetIndexer,
         object_store: ObjectStoreConfig | None = None,
         allowed_storage: Sequence[str] = (),
         storage_setting: str = "GEOCUBE_PROCESSOR_STORAGE_ALLOWED_URIS",
@@ -206,9 +208,10 @@ class ProcessJob:
 
         if to_index:
             context.progress(f"indexing {len(to_index)} file(s)")
-            response = await self._indexer.index(to_index)
-            logger.info("indexed %d dataset(s), %d already there", response.created, response.existing)
-            # The reference also tags the record with `processingDate`; the registry has no tag update yet.
+            counts = await self._indexer.index(to_index)
+            logger.info("indexed %d dataset(s), %d already there", counts.created, counts.existing)
+            # The reference also tags the record with `processingDate`: the Geocube indexer does, the
+            # built-in registry has no tag update yet.
 
 
 class _StatusServicer(processor_pb2_grpc.ProcessorServicer):
@@ -229,10 +232,13 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
     """Checks the settings, serves Processor.GetStatus (+ health, reflection) and starts leasing."""
     settings.check()  # includes the default storage URI: a bad one fails here, not on the first task
     graph_path = settings.graph_folders()
+    geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
 
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
         # The registry is served by the catalogue: indexing shares the channel the tasks come from.
-        indexer = Indexer(channel, settings.index_retry_seconds)
+        indexer: DatasetIndexer = Indexer(channel, settings.index_retry_seconds)
+        if geocube is not None:
+            indexer = GeocubeIndexer(geocube, settings.index_retry_seconds)
         return ProcessJob(
             settings.storage_uri,
             graph_path,
@@ -248,4 +254,5 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
         make_handler=make_handler,
         register_status=_register_status,
         service_name=SERVICE_NAME,
+        on_stop=geocube.close if geocube is not None else None,
     )
