@@ -112,12 +112,10 @@ def aoi_to_proto(geometry: shapely.Geometry) -> geocube_pb2.AOI:
     aoi = geocube_pb2.AOI()
     for polygon in polygons:
         if not isinstance(polygon, shapely.Polygon):
-            raise ValueError(f"a Geocube AOI is made of polygons, not {polygon.geom_type}")
+            raise TypeError(f"a Geocube AOI is made of polygons, not {polygon.geom_type}")
         rings = aoi.polygons.add()
         for ring in [polygon.exterior, *polygon.interiors]:
-            rings.linearrings.add().points.extend(
-                geocube_pb2.Coord(lon=x, lat=y) for x, y, *_ in ring.coords
-            )
+            rings.linearrings.add().points.extend(geocube_pb2.Coord(lon=x, lat=y) for x, y, *_ in ring.coords)
     return aoi
 
 
@@ -161,7 +159,9 @@ def open_channel(settings: GeocubeSettings) -> grpc.aio.Channel:
         return grpc.aio.insecure_channel(settings.geocube_server, options=CHANNEL_OPTIONS)
     roots = pathlib.Path(settings.geocube_ca_file).read_bytes() if settings.geocube_ca_file else None
     return grpc.aio.secure_channel(
-        settings.geocube_server, grpc.ssl_channel_credentials(root_certificates=roots), options=CHANNEL_OPTIONS
+        settings.geocube_server,
+        grpc.ssl_channel_credentials(root_certificates=roots),
+        options=CHANNEL_OPTIONS,
     )
 
 
@@ -187,8 +187,10 @@ class GeocubeClient:
 
     async def get_variable(self, *, name: str = "", instance_id: str = "") -> Variable | None:
         """The variable of that name, or owning that instance; None when the Geocube knows none."""
-        request = geocube_pb2.GetVariableRequest(instance_id=instance_id) if instance_id else (
-            geocube_pb2.GetVariableRequest(name=name)
+        request = (
+            geocube_pb2.GetVariableRequest(instance_id=instance_id)
+            if instance_id
+            else (geocube_pb2.GetVariableRequest(name=name))
         )
         try:
             response = await self._stub.GetVariable(request, timeout=self._timeout, metadata=self._metadata)
@@ -204,7 +206,9 @@ class GeocubeClient:
         try:
             call = self._stub.ListVariables(request, timeout=self._timeout, metadata=self._metadata)
             return [
-                Variable(item.variable.id, item.variable.name, {i.name: i.id for i in item.variable.instances})
+                Variable(
+                    item.variable.id, item.variable.name, {i.name: i.id for i in item.variable.instances}
+                )
                 async for item in call
             ]
         except grpc.aio.AioRpcError as exc:
@@ -257,7 +261,9 @@ class GeocubeClient:
             raise self._error("CreateRecords", exc) from exc
         if len(response.ids) != len(records):
             raise GeocubeError(
-                "CreateRecords", grpc.StatusCode.INTERNAL, f"{len(response.ids)} ids for {len(records)} records"
+                "CreateRecords",
+                grpc.StatusCode.INTERNAL,
+                f"{len(response.ids)} ids for {len(records)} records",
             )
         return list(response.ids)
 
@@ -272,7 +278,9 @@ class GeocubeClient:
     async def add_records_tags(self, ids: Iterable[str], tags: dict[str, str]) -> int:
         request = geocube_pb2.AddRecordsTagsRequest(ids=list(ids), tags=tags)
         try:
-            response = await self._stub.AddRecordsTags(request, timeout=self._timeout, metadata=self._metadata)
+            response = await self._stub.AddRecordsTags(
+                request, timeout=self._timeout, metadata=self._metadata
+            )
         except grpc.aio.AioRpcError as exc:
             raise self._error("AddRecordsTags", exc) from exc
         return int(response.nb)

@@ -44,7 +44,9 @@ class GeocubeRecords:
                 if layer.instance_id:
                     variable = await self._client.get_variable(instance_id=layer.instance_id)
                     if variable is None or layer.instance_id not in variable.instances.values():
-                        raise InvalidArgument(field, f"unknown instance id {layer.instance_id} in the Geocube")
+                        raise InvalidArgument(
+                            field, f"unknown instance id {layer.instance_id} in the Geocube"
+                        )
                     instances[name] = layer.instance_id
                     continue
                 if not layer.variable or not layer.instance:
@@ -92,7 +94,9 @@ class GeocubeRecords:
             if not missing:
                 return []
             new_records = [
-                NewRecord(scene.source_id, scene.data.date, dict(scene.tags), await self._client.create_aoi(fp))
+                NewRecord(
+                    scene.source_id, scene.data.date, dict(scene.tags), await self._client.create_aoi(fp)
+                )
                 for scene, fp in missing
             ]
             ids = await self._client.create_records(new_records)
@@ -100,7 +104,9 @@ class GeocubeRecords:
             raise _unavailable(exc) from exc
         for (scene, _), record_id in zip(missing, ids, strict=True):
             scene.data.record_id = record_id
-        logger.info("created %d record(s) in the Geocube for AOI %s", len(ids), area.name, extra={"aoi": area.name})
+        logger.info(
+            "created %d record(s) in the Geocube for AOI %s", len(ids), area.name, extra={"aoi": area.name}
+        )
         return ids
 
     async def discard(self, record_ids: Sequence[str]) -> None:

@@ -28,7 +28,9 @@ class GeocubeSettings:
             return
         host, sep, port = self.geocube_server.rpartition(":")
         if not sep or not host or not port.isdigit():
-            raise InvalidArgument(prefix + "GEOCUBE_SERVER", f"expected host:port, got {self.geocube_server!r}")
+            raise InvalidArgument(
+                prefix + "GEOCUBE_SERVER", f"expected host:port, got {self.geocube_server!r}"
+            )
         if self.geocube_ca_file and not pathlib.Path(self.geocube_ca_file).is_file():
             raise InvalidArgument(prefix + "GEOCUBE_CA_FILE", f"no such file: {self.geocube_ca_file}")
         if self.geocube_timeout <= 0:

@@ -77,7 +77,7 @@ async def with_retries(
     for attempt in range(1, INDEX_ATTEMPTS + 1):
         try:
             return await call()
-        except Exception as exc:  # noqa: BLE001 - sorted below
+        except Exception as exc:
             if isinstance(exc, JobError):
                 raise
             if not is_retried(exc):

@@ -20,9 +20,9 @@ import grpc
 from protos.ingester.v1 import processor_pb2, processor_pb2_grpc, tasks_pb2, types_pb2
 from services import graph as graph_engine
 from services.domain.models import Status, Tile
-from services.graph.model import Action, OutFile
 from services.geocube.client import GeocubeClient
 from services.geocube.indexing import GeocubeIndexer
+from services.graph.model import Action, OutFile
 from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument, NotFound

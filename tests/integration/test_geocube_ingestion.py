@@ -85,7 +85,9 @@ def _area(name: str, layers: dict[str, types_pb2.Layer] | None = None) -> types_
         scene_type=types_pb2.SceneType(constellation="sentinel2"),
         scene_graph_name="CopyProductToStorage",
         tile_graph_name="library/graph/ExtractS2Bands.json",
-        layers=layers if layers is not None else {b: types_pb2.Layer(variable=b, instance="raw") for b in BANDS},
+        layers=layers
+        if layers is not None
+        else {b: types_pb2.Layer(variable=b, instance="raw") for b in BANDS},
         record_tags=RECORD_TAGS,
     )
     area.start_time.FromDatetime(dt.datetime(2022, 1, 1, tzinfo=dt.UTC))
@@ -103,7 +105,9 @@ async def test_ingestion_creates_records_in_the_geocube_and_reuses_them(
     layers = {b: types_pb2.Layer(variable=b, instance="raw") for b in BANDS}
     # A layer may also name its instance by id, as the reference allows.
     layers["B02"] = types_pb2.Layer(instance_id=geocube.instance_id("B02", "toa"))
-    answer = await stub.IngestArea(catalogue_pb2.IngestAreaRequest(area=_area("GcA", layers)), timeout=TIMEOUT)
+    answer = await stub.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=_area("GcA", layers)), timeout=TIMEOUT
+    )
     assert answer.scene_count == len(archive[1])
 
     scenes = await _scenes(stub, "GcA")
@@ -230,9 +234,13 @@ async def test_the_gateway_answers_400_naming_the_refused_layer(
     )
     try:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=TIMEOUT) as http:
-            answer = await http.post("/catalog/aoi", files={"area": ("area.json", json.dumps(payload).encode())})
+            answer = await http.post(
+                "/catalog/aoi", files={"area": ("area.json", json.dumps(payload).encode())}
+            )
             await geocube.stop()
-            down = await http.post("/catalog/aoi", files={"area": ("area.json", json.dumps(payload).encode())})
+            down = await http.post(
+                "/catalog/aoi", files={"area": ("area.json", json.dumps(payload).encode())}
+            )
     finally:
         await asyncio.wait_for(gateway.stop(), TIMEOUT)
     assert answer.status_code == 400, answer.text

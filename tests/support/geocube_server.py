@@ -72,7 +72,9 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
             self._server = None
 
     # --- test set-up -----------------------------------------------------------------------------
-    def add_variable(self, name: str, instances: list[str], dtype: int = geocube_pb2.DataFormat.UInt16) -> str:
+    def add_variable(
+        self, name: str, instances: list[str], dtype: int = geocube_pb2.DataFormat.UInt16
+    ) -> str:
         variable = geocube_pb2.Variable(
             id=str(uuid.uuid4()), name=name, dformat=geocube_pb2.DataFormat(dtype=dtype, max_value=65535)
         )
@@ -83,7 +85,11 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
 
     def instance_id(self, variable: str, instance: str) -> str:
         (found,) = [
-            i.id for v in self.variables.values() if v.name == variable for i in v.instances if i.name == instance
+            i.id
+            for v in self.variables.values()
+            if v.name == variable
+            for i in v.instances
+            if i.name == instance
         ]
         return found
 
@@ -105,7 +111,9 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
                 or (which == "instance_id" and any(i.id == request.instance_id for i in variable.instances))
             ):
                 return geocube_pb2.GetVariableResponse(variable=variable)
-        await context.abort(grpc.StatusCode.NOT_FOUND, f"variable {getattr(request, which or 'id')} not found")
+        await context.abort(
+            grpc.StatusCode.NOT_FOUND, f"variable {getattr(request, which or 'id')} not found"
+        )
 
     async def ListVariables(self, request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         await self._enter("ListVariables", context)
@@ -123,7 +131,9 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
                 detail = any_pb2.Any()
                 detail.Pack(error_details_pb2.ResourceInfo(resource_type="AOI", resource_name=aoi_id))
                 status = rpc_status.to_status(
-                    status_pb2.Status(code=code_pb2.ALREADY_EXISTS, message="aoi already exists", details=[detail])
+                    status_pb2.Status(
+                        code=code_pb2.ALREADY_EXISTS, message="aoi already exists", details=[detail]
+                    )
                 )
                 await context.abort(status.code, status.details, status.trailing_metadata)
         aoi_id = str(uuid.uuid4())
