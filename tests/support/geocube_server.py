@@ -43,8 +43,9 @@ def _geometry(aoi: geocube_pb2.AOI) -> shapely.MultiPolygon:
 
 
 class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
-    def __init__(self, token: str = ""):
+    def __init__(self, token: str = "", tls: tuple[bytes, bytes] | None = None):
         self.token = token
+        self.tls = tls  # (private key PEM, certificate chain PEM): serve TLS
         self.variables: dict[str, geocube_pb2.Variable] = {}  # by id
         self.aois: dict[str, shapely.Geometry] = {}
         self.records: dict[str, StoredRecord] = {}
@@ -62,7 +63,11 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
         """Serves on the port of the previous start (a restart after an outage), or a free one."""
         server = grpc.aio.server()
         geocube_pb2_grpc.add_GeocubeServicer_to_server(self, server)
-        self.port = server.add_insecure_port(f"127.0.0.1:{self.port}")
+        if self.tls is not None:
+            credentials = grpc.ssl_server_credentials([self.tls])
+            self.port = server.add_secure_port(f"127.0.0.1:{self.port}", credentials)
+        else:
+            self.port = server.add_insecure_port(f"127.0.0.1:{self.port}")
         await server.start()
         self._server = server
 
