@@ -69,7 +69,11 @@ def instance_for(item: ToIndex) -> str:
 
 
 async def with_retries(
-    call: Callable[[], Awaitable[T]], is_retried: Callable[[BaseException], bool], pause: float, what: str
+    call: Callable[[], Awaitable[T]],
+    is_retried: Callable[[BaseException], bool],
+    pause: float,
+    what: str,
+    prefix: str = "indexTile",
 ) -> T:
     """`call()`, tried INDEX_ATTEMPTS times while it fails with an error `is_retried` accepts; the last
     such failure is a temporary JobError (the task is leased again later: nothing lost), any other one a
@@ -81,10 +85,10 @@ async def with_retries(
             if isinstance(exc, JobError):
                 raise
             if not is_retried(exc):
-                raise JobError(f"indexTile: {error_text(exc)}") from exc
+                raise JobError(f"{prefix}: {error_text(exc)}") from exc
             if attempt == INDEX_ATTEMPTS:
                 raise JobError(
-                    f"indexTile: {error_text(exc)} (after {INDEX_ATTEMPTS} retries)",
+                    f"{prefix}: {error_text(exc)} (after {INDEX_ATTEMPTS} retries)",
                     temporary=is_temporary(exc),
                 ) from exc
             logger.warning("%s failed (%s), attempt %d/%d", what, error_text(exc), attempt, INDEX_ATTEMPTS)

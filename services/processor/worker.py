@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 
@@ -25,6 +25,8 @@ from services.geocube.indexing import GeocubeIndexer
 from services.graph.model import Action, OutFile
 from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
+from services.publishing.hook import StacPublishing
+from services.publishing.stac_api import StacPublisher
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
@@ -90,7 +92,9 @@ class ProcessJob:
         object_store: ObjectStoreConfig | None = None,
         allowed_storage: Sequence[str] = (),
         storage_setting: str = "GEOCUBE_PROCESSOR_STORAGE_ALLOWED_URIS",
+        publish: Callable[[Sequence[ToIndex], pathlib.Path], Awaitable[None]] | None = None,
     ):
+        self._publish = publish
         self._storage_uri = storage_uri
         self._allowed_storage = list(allowed_storage)
         self._storage_setting = storage_setting
@@ -210,6 +214,9 @@ class ProcessJob:
             context.progress(f"indexing {len(to_index)} file(s)")
             counts = await self._indexer.index(to_index)
             logger.info("indexed %d dataset(s), %d already there", counts.created, counts.existing)
+            if self._publish is not None:
+                context.progress(f"publishing {len(to_index)} item(s)")
+                await self._publish(to_index, workdir)
             # The reference also tags the record with `processingDate`: the Geocube indexer does, the
             # built-in registry has no tag update yet.
 
@@ -233,6 +240,17 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
     settings.check()  # includes the default storage URI: a bad one fails here, not on the first task
     graph_path = settings.graph_folders()
     geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
+    publisher = (
+        StacPublisher(settings.stac_publish_url, settings.stac_publish_token, settings.stac_publish_timeout)
+        if settings.stac_publish_url
+        else None
+    )
+
+    async def close_clients() -> None:
+        if geocube is not None:
+            await geocube.close()
+        if publisher is not None:
+            await publisher.close()
 
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
         # The registry is served by the catalogue: indexing shares the channel the tasks come from.
@@ -246,6 +264,7 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
             settings.object_store(),
             allowed_storage=settings.storage_allowed_uris,
             storage_setting=settings.PREFIX + "STORAGE_ALLOWED_URIS",
+            publish=StacPublishing(publisher, settings.index_retry_seconds) if publisher is not None else None,
         )
 
     return await start_worker(
@@ -254,5 +273,5 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
         make_handler=make_handler,
         register_status=_register_status,
         service_name=SERVICE_NAME,
-        on_stop=geocube.close if geocube is not None else None,
+        on_stop=close_clients,
     )
