@@ -24,9 +24,13 @@ PROCESSING_DATE_TAG = "processingDate"
 
 
 def _unavailable(exc: GeocubeError) -> Unavailable | GeocubeError:
-    # An outage is our common UNAVAILABLE (503, "retry later"); the Geocube's other answers keep their
-    # own mapping (GeocubeError.code).
-    return Unavailable(str(exc)) if exc.temporary else exc
+    """An outage is our common UNAVAILABLE (503, "retry later"). Its text comes from our gRPC channel
+    (addresses, resolver errors): logged, not answered. The Geocube's other answers keep their own
+    mapping (GeocubeError.code) and text."""
+    if not exc.temporary:
+        return exc
+    logger.warning("%s", exc)
+    return Unavailable(f"the Geocube is unavailable ({exc.method}: {exc.geocube_code.name}), retry later")
 
 
 class GeocubeRecords:
