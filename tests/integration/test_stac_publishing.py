@@ -112,7 +112,9 @@ async def test_transient_failures_and_refusals_are_told_apart(stac_api: PgstacAp
     publisher = StacPublisher(stac_api.url)
     try:
         when = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
-        await publisher.upsert_collection(collection_for("Refusals", [_item("ok", "Refusals", 10, when)], "x"))
+        await publisher.upsert_collection(
+            collection_for("Refusals", [_item("ok", "Refusals", 10, when)], "x")
+        )
         bad = _item("bad", "Refusals", 10.0, when)
         bad.geometry = {"type": "Polygon", "coordinates": [[[10, 55]]]}  # not a ring: the API refuses it
         with pytest.raises(PublishError) as caught:
