@@ -78,7 +78,10 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
 
     # --- test set-up -----------------------------------------------------------------------------
     def add_variable(
-        self, name: str, instances: list[str], dtype: int = geocube_pb2.DataFormat.UInt16
+        self,
+        name: str,
+        instances: list[str],
+        dtype: geocube_pb2.DataFormat.Dtype = geocube_pb2.DataFormat.UInt16,
     ) -> str:
         variable = geocube_pb2.Variable(
             id=str(uuid.uuid4()), name=name, dformat=geocube_pb2.DataFormat(dtype=dtype, max_value=65535)
