@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -119,6 +119,17 @@ def dataset_for(item: ToIndex) -> registry_pb2.Dataset:
     )
 
 
+async def call_with_retries(rpc: Any, request: Any, what: str, retry_pause: float) -> Any:
+    """Calls a registry RPC, retried while the registry cannot answer; JobError texts start with `what`."""
+
+    def retried(exc: BaseException) -> bool:
+        return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _RETRIED_CODES
+
+    return await with_retries(
+        lambda: rpc(request, timeout=_RPC_TIMEOUT), retried, retry_pause, what, prefix=what
+    )
+
+
 class Indexer:
     """Indexes in the built-in registry (served by the catalogue)."""
 
@@ -129,17 +140,9 @@ class Indexer:
     async def index(self, items: Sequence[ToIndex]) -> IndexCounts:
         """Indexes the whole batch in one call, retried while the registry cannot answer."""
         request = registry_pb2.IndexDatasetsRequest(datasets=[dataset_for(item) for item in items])
-
-        async def call() -> registry_pb2.IndexDatasetsResponse:
-            response: registry_pb2.IndexDatasetsResponse = await self._stub.IndexDatasets(
-                request, timeout=_RPC_TIMEOUT
-            )
-            return response
-
-        def retried(exc: BaseException) -> bool:
-            return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _RETRIED_CODES
-
-        response = await with_retries(call, retried, self._retry_pause, "IndexDatasets")
+        response: registry_pb2.IndexDatasetsResponse = await call_with_retries(
+            self._stub.IndexDatasets, request, "indexTile", self._retry_pause
+        )
         if response.existing:
             logger.warning("%d dataset(s) were already indexed", response.existing)
         return IndexCounts(response.created, response.existing)

@@ -19,6 +19,8 @@ class ProcessorSettings(WorkerSettings, GeocubeSettings):
     address: str = "127.0.0.1:50053"
     # Pause between the attempts of an IndexDatasets call the registry could not answer (3 attempts).
     index_retry_seconds: float = 15.0
+    # Write the static STAC catalog beside the outputs (items always go to the catalogue's STAC API).
+    stac_static_catalog: bool = True
     # STAC API (with the Transactions extension) the indexed layers are published to after indexing,
     # e.g. "https://stac.example.com/"; "" = no publishing. See docs/stac-publishing.md.
     stac_publish_url: str = ""

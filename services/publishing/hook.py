@@ -1,17 +1,18 @@
-"""The processor's publishing step: after indexing, the task's items are upserted to the STAC API given
-by GEOCUBE_PROCESSOR_STAC_PUBLISH_URL, with the same retries as indexing (3 attempts, then a temporary
-failure: the task is leased again and, publishing being an upsert, redone without duplicates)."""
+"""The processor's external publishing step: the STAC items the task built (services/stac/items.py, one per
+tile) are upserted, with their AOI's collection, to the STAC API of GEOCUBE_PROCESSOR_STAC_PUBLISH_URL.
+Same retries as indexing (3 attempts, then a temporary failure: the task is leased again and, publishing
+being an upsert, redone without duplicates)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import pathlib
 from collections.abc import Sequence
 
-from services.processor.indexing import ToIndex, instance_for, with_retries
-from services.publishing.items import items_for
-from services.publishing.stac_api import PublishError, StacPublisher, collection_for
+import pystac
+
+from services.processor.indexing import with_retries
+from services.publishing.stac_api import PublishError, StacTransactions
+from services.stac.collections import build_collection
 
 logger = logging.getLogger(__name__)
 
@@ -20,28 +21,45 @@ def _retried(exc: BaseException) -> bool:
     return isinstance(exc, PublishError) and exc.temporary
 
 
+def collection_of(collection_id: str, items: Sequence[pystac.Item]) -> pystac.Collection:
+    """The AOI's collection with an extent covering `items` (the API widens a published one to it)."""
+    boxes = [item.bbox for item in items if item.bbox]
+    bbox = (
+        [
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ]
+        if boxes
+        else None
+    )
+    times = [item.datetime for item in items if item.datetime is not None]
+    return build_collection(collection_id, bbox, min(times, default=None), max(times, default=None))
+
+
 class StacPublishing:
-    def __init__(self, publisher: StacPublisher, retry_pause: float = 15.0):
-        self._publisher = publisher
+    def __init__(self, transactions: StacTransactions, retry_pause: float = 15.0):
+        self._transactions = transactions
         self._retry_pause = retry_pause
 
-    async def __call__(self, to_index: Sequence[ToIndex], workdir: pathlib.Path) -> None:
-        instances = [instance_for(item) for item in to_index]
-        items = await asyncio.to_thread(items_for, to_index, workdir, instances)
-        by_collection: dict[str, list] = {}  # type: ignore[type-arg]
+    async def __call__(self, items: Sequence[pystac.Item]) -> None:
+        by_collection: dict[str, list[pystac.Item]] = {}
         for item in items:
             by_collection.setdefault(item.collection_id or "", []).append(item)
         for collection_id, members in sorted(by_collection.items()):
-            collection = collection_for(collection_id, members, f"Layers indexed for the AOI {collection_id}")
+            collection = collection_of(collection_id, members)
 
-            async def publish(collection=collection, members=members):  # type: ignore[no-untyped-def]
-                return await self._publisher.publish(collection, members)
+            async def publish(
+                collection: pystac.Collection = collection, members: list[pystac.Item] = members
+            ) -> tuple[int, int]:
+                return await self._transactions.publish(collection, members)
 
             created, replaced = await with_retries(
                 publish, _retried, self._retry_pause, "STAC publishing", prefix="publishTile"
             )
             logger.info(
-                "published %d item(s) to the STAC collection %s (%d replaced)",
+                "published %d item(s) to the external STAC collection %s (%d replaced)",
                 created + replaced,
                 collection_id,
                 replaced,

@@ -8,7 +8,6 @@ the API refusing what we sent, which a retry would not change.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import urllib.parse
 from collections.abc import Sequence
@@ -56,7 +55,7 @@ def _merge_extent(current: dict[str, Any], new: pystac.Extent) -> dict[str, Any]
     return extent.to_dict()
 
 
-class StacPublisher:
+class StacTransactions:
     """One HTTP client to the STAC API at `url` (its landing page); `token` is sent as a bearer token."""
 
     def __init__(
@@ -145,26 +144,3 @@ class StacPublisher:
         for item in items:
             created += await self.upsert_item(item)
         return created, len(items) - created
-
-
-def collection_for(collection_id: str, items: Sequence[pystac.Item], description: str) -> pystac.Collection:
-    """A collection whose extent covers `items` (at least one)."""
-    bboxes = [item.bbox for item in items if item.bbox]
-    bbox = (
-        [
-            min(b[0] for b in bboxes),
-            min(b[1] for b in bboxes),
-            max(b[2] for b in bboxes),
-            max(b[3] for b in bboxes),
-        ]
-        if bboxes
-        else [-180.0, -90.0, 180.0, 90.0]
-    )
-    times = [item.datetime for item in items if item.datetime is not None]
-    interval: list[dt.datetime | None] = [min(times), max(times)] if times else [None, None]
-    return pystac.Collection(
-        id=collection_id,
-        description=description,
-        extent=pystac.Extent(pystac.SpatialExtent([bbox]), pystac.TemporalExtent([interval])),
-        license="other",
-    )

@@ -19,7 +19,8 @@ import pytest
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
 from services.downloader import worker as downloader
 from services.processor import worker as processor
-from services.publishing.stac_api import PublishError, StacPublisher, collection_for
+from services.publishing.hook import collection_of
+from services.publishing.stac_api import PublishError, StacTransactions
 from services.stack.processes import free_port
 from tests.integration.test_workers import (
     BANDS,
@@ -80,15 +81,15 @@ def _read(api: PgstacApi, collection: str) -> list[pystac.Item]:
 async def test_publishing_upserts_collection_and_items(stac_api: PgstacApi) -> None:
     day = dt.datetime(2022, 1, 3, tzinfo=dt.UTC)
     items = [_item("a", "PubAoi", 10.0, day, version=1), _item("b", "PubAoi", 10.2, day, version=1)]
-    publisher = StacPublisher(stac_api.url)
+    publisher = StacTransactions(stac_api.url)
     try:
-        assert await publisher.publish(collection_for("PubAoi", items, "test"), items) == (2, 0)
+        assert await publisher.publish(collection_of("PubAoi", items), items) == (2, 0)
         # A redo (the task leased again): the same ids are replaced, nothing is duplicated.
         redo = [_item("a", "PubAoi", 10.0, day, version=2), _item("b", "PubAoi", 10.2, day, version=2)]
-        assert await publisher.publish(collection_for("PubAoi", redo, "test"), redo) == (0, 2)
+        assert await publisher.publish(collection_of("PubAoi", redo), redo) == (0, 2)
         # Another tile later and further east: a new item, and the collection's extent widened.
         later = [_item("c", "PubAoi", 11.0, dt.datetime(2022, 2, 1, tzinfo=dt.UTC), version=1)]
-        assert await publisher.publish(collection_for("PubAoi", later, "test"), later) == (1, 0)
+        assert await publisher.publish(collection_of("PubAoi", later), later) == (1, 0)
     finally:
         await publisher.close()
 
@@ -102,19 +103,17 @@ async def test_publishing_upserts_collection_and_items(stac_api: PgstacApi) -> N
 
 
 async def test_transient_failures_and_refusals_are_told_apart(stac_api: PgstacApi) -> None:
-    down = StacPublisher(f"http://127.0.0.1:{free_port()}/", timeout=5)
+    down = StacTransactions(f"http://127.0.0.1:{free_port()}/", timeout=5)
     try:
         with pytest.raises(PublishError) as caught:
-            await down.upsert_collection(collection_for("X", [], "x"))
+            await down.upsert_collection(collection_of("X", []))
         assert caught.value.temporary
     finally:
         await down.close()
-    publisher = StacPublisher(stac_api.url)
+    publisher = StacTransactions(stac_api.url)
     try:
         when = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
-        await publisher.upsert_collection(
-            collection_for("Refusals", [_item("ok", "Refusals", 10, when)], "x")
-        )
+        await publisher.upsert_collection(collection_of("Refusals", [_item("ok", "Refusals", 10, when)]))
         bad = _item("bad", "Refusals", 10.0, when)
         bad.geometry = {"type": "Polygon", "coordinates": [[[10, 55]]]}  # not a ring: the API refuses it
         with pytest.raises(PublishError) as caught:
@@ -141,17 +140,18 @@ async def _ingest_bands(channel, aoi: str) -> types_pb2.Scene:  # type: ignore[n
 
 
 def _check_published(api: PgstacApi, scene: types_pb2.Scene, folder: pathlib.Path, aoi: str) -> None:
-    items = _read(api, aoi)
+    """The tile's item (services/stac/items.py: one per tile, one asset per indexed band) in the API."""
+    (item,) = _read(api, aoi)
     date = scene.data.date.ToDatetime(tzinfo=dt.UTC)
-    names = {f"{date:%Y%m%d}_{scene.source_id}_{band}": band for band in BANDS}
-    assert sorted(i.id for i in items) == sorted(names)
-    for item in items:
-        assert item.datetime == date and item.collection_id == aoi
-        assert item.assets["data"].href == str(folder / f"{item.id}.tif")
-        assert item.assets["data"].media_type == pystac.MediaType.COG
-        assert item.properties["ingester:layer"] == names[item.id]
-        assert item.properties["ingester:record_id"] == scene.data.record_id
-        assert item.bbox is not None and -180 <= item.bbox[0] < item.bbox[2] <= 180
+    assert item.id == scene.source_id and item.collection_id == aoi and item.datetime == date
+    assert sorted(item.assets) == BANDS
+    for band, asset in item.assets.items():
+        assert asset.href == str(folder / f"{date:%Y%m%d}_{scene.source_id}_{band}.tif")
+        assert asset.media_type == pystac.MediaType.COG
+    assert item.properties["ingester:record_id"] == scene.data.record_id
+    assert item.bbox is not None and -180 <= item.bbox[0] < item.bbox[2] <= 180
+    collection = pystac_client.Client.open(api.url).get_collection(aoi)
+    assert collection.extent.spatial.bboxes[0] == pytest.approx(item.bbox)
 
 
 async def test_the_processor_publishes_what_it_indexed(
