@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 from protos.geocube.v1 import geocube_pb2, geocube_pb2_grpc
 from services.geocube.settings import GeocubeSettings
 from services.runtime.channels import CHANNEL_OPTIONS
-from services.runtime.errors import IngesterError
+from services.runtime.errors import IngesterError, InvalidArgument
 
 logger = logging.getLogger(__name__)
 
@@ -106,26 +106,25 @@ _DTYPES = {
 }
 
 
+def _polygons(geometry: shapely.Geometry) -> list[shapely.Polygon]:
+    if isinstance(geometry, shapely.Polygon):
+        return [geometry]
+    if isinstance(geometry, (shapely.MultiPolygon, shapely.GeometryCollection)):
+        return [p for part in geometry.geoms for p in _polygons(part)]
+    return []  # points and lines have no area
+
+
 def aoi_to_proto(geometry: shapely.Geometry) -> geocube_pb2.AOI:
-    """A (multi)polygon in lon/lat as the Geocube's AOI; rings closed (shapely closes them)."""
-    polygons = list(geometry.geoms) if isinstance(geometry, shapely.MultiPolygon) else [geometry]
+    """The polygons of a geometry in lon/lat as the Geocube's AOI; rings closed (shapely closes them)."""
+    polygons = [p for p in _polygons(geometry) if not p.is_empty]
+    if not polygons:
+        raise InvalidArgument("geometry", f"a Geocube AOI needs polygons, got {geometry.geom_type}")
     aoi = geocube_pb2.AOI()
     for polygon in polygons:
-        if not isinstance(polygon, shapely.Polygon):
-            raise TypeError(f"a Geocube AOI is made of polygons, not {polygon.geom_type}")
         rings = aoi.polygons.add()
         for ring in [polygon.exterior, *polygon.interiors]:
             rings.linearrings.add().points.extend(geocube_pb2.Coord(lon=x, lat=y) for x, y, *_ in ring.coords)
     return aoi
-
-
-def aoi_from_proto(aoi: geocube_pb2.AOI) -> shapely.MultiPolygon:
-    polygons = []
-    for polygon in aoi.polygons:
-        rings = [[(p.lon, p.lat) for p in ring.points] for ring in polygon.linearrings]
-        if rings:
-            polygons.append(shapely.Polygon(rings[0], rings[1:]))
-    return shapely.MultiPolygon(polygons)
 
 
 def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import shapely
+import shapely.errors
 from shapely import wkt as shapely_wkt
 
 from services.domain import models
@@ -31,6 +32,17 @@ def _unavailable(exc: GeocubeError) -> Unavailable | GeocubeError:
         return exc
     logger.warning("%s", exc)
     return Unavailable(f"the Geocube is unavailable ({exc.method}: {exc.geocube_code.name}), retry later")
+
+
+def _footprint(scene: models.CatalogScene) -> shapely.Geometry:
+    """The scene's footprint (EPSG:4326), the AOI of its Geocube record."""
+    try:
+        geometry = shapely_wkt.loads(scene.wkt) if scene.wkt else None
+    except shapely.errors.GEOSException as exc:
+        raise InvalidArgument("scenes", f"scene[{scene.source_id}]: unreadable footprint: {exc}") from None
+    if geometry is None or geometry.is_empty:
+        raise InvalidArgument("scenes", f"scene[{scene.source_id}] has no footprint: its record needs one")
+    return shapely.make_valid(geometry)
 
 
 class GeocubeRecords:
@@ -73,7 +85,7 @@ class GeocubeRecords:
         `discard` when the ingestion does not keep them. (`conn`: unused, the records live in the Geocube.)"""
         if not scenes:
             return []
-        footprints = [shapely_wkt.loads(s.wkt) for s in scenes]
+        footprints = [_footprint(s) for s in scenes]
         union = shapely.union_all(footprints).simplify(_UNION_TOLERANCE)
         try:
             existing = await self._client.list_records(

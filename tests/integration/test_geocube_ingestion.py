@@ -247,3 +247,24 @@ async def test_the_gateway_answers_400_naming_the_refused_layer(
     assert answer.text == "layers.B05: unknown instance unknown for variable B05 in the Geocube"
     assert down.status_code == 503, down.text
     assert "127.0.0.1" not in down.text  # the channel's own error text (addresses) is only logged
+
+
+async def test_an_uploaded_scene_without_footprint_is_refused(
+    stub: catalogue_pb2_grpc.CatalogueStub, geocube: FakeGeocube
+) -> None:
+    area = _area("GcNoWkt")
+    found = await stub.SearchScenes(catalogue_pb2.SearchScenesRequest(area=area), timeout=TIMEOUT)
+    tiled = await stub.ListTiles(
+        catalogue_pb2.ListTilesRequest(area=area, scenes=found.scenes), timeout=TIMEOUT
+    )
+    scenes = list(tiled.scenes)
+    scenes[0].wkt = ""  # a Geocube record needs an AOI
+    request = catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=scenes))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.IngestArea(request, timeout=TIMEOUT)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        caught.value.details()
+        == f"scenes: scene[{scenes[0].source_id}] has no footprint: its record needs one"
+    )
+    assert not geocube.records
