@@ -97,6 +97,7 @@ async def test_publishing_upserts_collection_and_items(stac_api: PgstacApi) -> N
     assert [(i.id, i.properties["version"]) for i in found] == [("a", 2), ("b", 2), ("c", 1)]
     assert found[0].assets["data"].href == "/data/a.tif"
     collection = (await asyncio.to_thread(pystac_client.Client.open, stac_api.url)).get_collection("PubAoi")
+    assert collection is not None
     assert collection.extent.spatial.bboxes[0] == pytest.approx([10.0, 55.0, 11.1, 55.1])
     start, end = collection.extent.temporal.intervals[0]
     assert (start, end) == (day, dt.datetime(2022, 2, 1, tzinfo=dt.UTC))
@@ -151,6 +152,7 @@ def _check_published(api: PgstacApi, scene: types_pb2.Scene, folder: pathlib.Pat
     assert item.properties["ingester:record_id"] == scene.data.record_id
     assert item.bbox is not None and -180 <= item.bbox[0] < item.bbox[2] <= 180
     collection = pystac_client.Client.open(api.url).get_collection(aoi)
+    assert collection is not None
     assert collection.extent.spatial.bboxes[0] == pytest.approx(item.bbox)
 
 

@@ -49,8 +49,8 @@ def test_each_process_reads_its_own_geocube_variables() -> None:
 
 
 def test_processor_settings_name_the_bad_variable(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = {"catalogue_address": "127.0.0.1:1", "storage_uri": str(tmp_path)}
+    where = {"catalogue_address": "127.0.0.1:1", "storage_uri": str(tmp_path)}
     with pytest.raises(InvalidArgument, match="GEOCUBE_PROCESSOR_GEOCUBE_SERVER"):
-        ProcessorSettings(**base, geocube_server="nohostport").check()
+        ProcessorSettings(**where, geocube_server="nohostport").check()  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="GEOCUBE_PROCESSOR_STAC_PUBLISH_URL"):
-        ProcessorSettings(**base, stac_publish_url="ftp://x").check()
+        ProcessorSettings(**where, stac_publish_url="ftp://x").check()  # type: ignore[arg-type]
