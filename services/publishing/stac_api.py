@@ -43,6 +43,7 @@ def _merge_extent(current: dict[str, Any], new: pystac.Extent) -> dict[str, Any]
         max(bbox[2], add_bbox[2]),
         max(bbox[3], add_bbox[3]),
     ]
+    # A null bound is taken as unknown, not as open-ended: the collections we publish carry both bounds.
     start, end = (pystac.utils.str_to_datetime(t) if t else None for t in interval)
     add_start, add_end = new.temporal.intervals[0]
     merged_start = min(t for t in (start, add_start) if t is not None) if start or add_start else None
@@ -58,17 +59,9 @@ def _merge_extent(current: dict[str, Any], new: pystac.Extent) -> dict[str, Any]
 class StacTransactions:
     """One HTTP client to the STAC API at `url` (its landing page); `token` is sent as a bearer token."""
 
-    def __init__(
-        self,
-        url: str,
-        token: str = "",
-        timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ):
+    def __init__(self, url: str, token: str = "", timeout: float = 30.0):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(
-            base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout, transport=transport
-        )
+        self._http = httpx.AsyncClient(base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout)
 
     async def close(self) -> None:
         await self._http.aclose()
