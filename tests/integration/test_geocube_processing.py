@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import pathlib
 from collections.abc import AsyncIterator
 
@@ -132,6 +133,13 @@ async def test_outputs_are_indexed_in_the_geocube(
         registry = registry_pb2_grpc.RegistryStub(channel)
         listed = await registry.ListDatasets(registry_pb2.ListDatasetsRequest(), timeout=RPC_TIMEOUT)
         assert list(listed.datasets) == []
+        # The tile's STAC item is still served by the catalogue, naming the Geocube's record.
+        found = await registry.SearchItems(
+            registry_pb2.SearchItemsRequest(collections=["GcIndex"]), timeout=RPC_TIMEOUT
+        )
+        (item,) = [json.loads(text) for text in found.items_json]
+        assert item["properties"]["ingester:record_id"] == scene.data.record_id
+        assert sorted(item["assets"]) == BANDS
 
 
 async def test_a_geocube_outage_is_retried_until_it_is_back(
