@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, rpc
-from gateway.routes import catalog, control, monitoring, registry
+from gateway.routes import catalog, control, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
 
@@ -44,6 +44,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *stac.routes(gateway),
             ]
         ),
         middleware=[

@@ -166,8 +166,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             limit=stac_index.limit(request.limit),
             after=stac_index.decode_token(request.token) if request.token else None,
         )
+        if request.intersects and request.bbox:
+            raise InvalidArgument("intersects", "cannot be combined with bbox")
+        within = stac_index.geometry(request.intersects) if request.intersects else None
         async with self._pool.connection() as conn:
-            items, more, matched = await stac.search_items(conn, search)
+            items, more, matched = await stac_index.search(conn, search, within)
         return registry_pb2.SearchItemsResponse(
             items_json=[json.dumps(i) for i in items],
             next_token=stac_index.encode_token(items[-1]) if more else "",

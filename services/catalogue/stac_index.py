@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
+import shapely
+import shapely.geometry
+
 from services.catalogue.store import stac
 from services.runtime.errors import InvalidArgument
+
+Conn = stac.Conn
+# Rows read per round when `intersects` filters beyond the bbox index.
+_INTERSECTS_BATCH = 500
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 10
@@ -99,3 +107,41 @@ def limit(value: int) -> int:
     if value < 0 or value > MAX_LIMIT:
         raise InvalidArgument("limit", f"must be in 1..{MAX_LIMIT} (found {value})")
     return value or DEFAULT_LIMIT
+
+
+def geometry(text: str) -> shapely.Geometry:
+    """The `intersects` GeoJSON geometry; InvalidArgument when it is not one."""
+    try:
+        shape = shapely.geometry.shape(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise InvalidArgument("intersects", f"not a GeoJSON geometry: {exc}") from None
+    if shape.is_empty or not all(math.isfinite(v) for v in shape.bounds):
+        raise InvalidArgument("intersects", "empty geometry")
+    return shape
+
+
+def _key(item: dict[str, Any]) -> tuple[dt.datetime, str, str]:
+    return _datetime(item["properties"]["datetime"], "datetime"), item["collection"], item["id"]
+
+
+async def search(
+    conn: Conn, query: stac.Search, within: shapely.Geometry | None = None
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """A page of items; with `within`, the bbox index preselects and shapely keeps the items whose
+    geometry really intersects it (then the total is not counted: -1)."""
+    if within is None:
+        return await stac.search_items(conn, query)
+    west, south, east, north = within.bounds
+    rounds = dataclasses.replace(query, bbox=(west, south, east, north), limit=_INTERSECTS_BATCH)
+    found: list[dict[str, Any]] = []
+    after = query.after
+    while len(found) <= query.limit:
+        page, more, _ = await stac.search_items(conn, dataclasses.replace(rounds, after=after), count=False)
+        for item in page:
+            footprint = item.get("geometry")
+            if footprint and shapely.geometry.shape(footprint).intersects(within):
+                found.append(item)
+        if not more:
+            break
+        after = _key(page[-1])
+    return found[: query.limit], len(found) > query.limit, -1

@@ -224,7 +224,7 @@ class IndexItemsResponse(_message.Message):
     def __init__(self, revision: _Optional[int] = ...) -> None: ...
 
 class SearchItemsRequest(_message.Message):
-    __slots__ = ("collections", "ids", "bbox", "start", "end", "limit", "token")
+    __slots__ = ("collections", "ids", "bbox", "start", "end", "limit", "token", "intersects")
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
     BBOX_FIELD_NUMBER: _ClassVar[int]
@@ -232,6 +232,7 @@ class SearchItemsRequest(_message.Message):
     END_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INTERSECTS_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedScalarFieldContainer[str]
     ids: _containers.RepeatedScalarFieldContainer[str]
     bbox: _containers.RepeatedScalarFieldContainer[float]
@@ -239,7 +240,8 @@ class SearchItemsRequest(_message.Message):
     end: _timestamp_pb2.Timestamp
     limit: int
     token: str
-    def __init__(self, collections: _Optional[_Iterable[str]] = ..., ids: _Optional[_Iterable[str]] = ..., bbox: _Optional[_Iterable[float]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., token: _Optional[str] = ...) -> None: ...
+    intersects: str
+    def __init__(self, collections: _Optional[_Iterable[str]] = ..., ids: _Optional[_Iterable[str]] = ..., bbox: _Optional[_Iterable[float]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., token: _Optional[str] = ..., intersects: _Optional[str] = ...) -> None: ...
 
 class SearchItemsResponse(_message.Message):
     __slots__ = ("items_json", "next_token", "matched")

@@ -112,8 +112,11 @@ def _where(search: Search) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-async def search_items(conn: Conn, search: Search) -> tuple[list[dict[str, Any]], bool, int]:
-    """One page of items in (datetime, collection, id) order, whether more follow, and the match count."""
+async def search_items(
+    conn: Conn, search: Search, count: bool = True
+) -> tuple[list[dict[str, Any]], bool, int]:
+    """One page of items in (datetime, collection, id) order, whether more follow, and the match count
+    (-1 when not `count`)."""
     where, params = _where(search)
     page_where, page_params = where, list(params)
     if search.after is not None:
@@ -124,6 +127,8 @@ async def search_items(conn: Conn, search: Search) -> tuple[list[dict[str, Any]]
         [*page_params, search.limit + 1],
     )
     items = [r[0] for r in await cur.fetchall()]
+    if not count:
+        return items[: search.limit], len(items) > search.limit, -1
     cur = await conn.execute(f"SELECT count(*) FROM stac_item WHERE {where}", params)
     count = await cur.fetchone()
     assert count is not None
