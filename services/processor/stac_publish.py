@@ -65,14 +65,25 @@ def _asset_key(entry: ToIndex) -> str:
 
 
 class StacPublisher:
-    def __init__(self, channel: grpc.aio.Channel, write_static: bool = True, retry_pause: float = 15.0):
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        write_static: bool = True,
+        retry_pause: float = 15.0,
+        link_records: bool = True,
+    ):
+        # With a Geocube server the records are the Geocube's: the catalogue has none to link an item to
+        # (the item still names its record in `ingester:record_id`).
+        self._link_records = link_records
         self._stub = registry_pb2_grpc.RegistryStub(channel)
         self._write_static = write_static
         self._retry_pause = retry_pause
 
     async def publish(
         self, indexed: Sequence[ToIndex], storage: Storage, storage_uri: str, workdir: pathlib.Path
-    ) -> None:
+    ) -> list[pystac.Item]:
+        """Returns the items as stored, merged with an earlier publication of their tile (also what is
+        published to an external STAC API when one is configured)."""
         by_tile: dict[int, list[ToIndex]] = {}
         tiles: dict[int, Tile] = {}
         for entry in indexed:
@@ -87,7 +98,7 @@ class StacPublisher:
             request.items.add(
                 collection=item.collection_id or "",
                 id=item.id,
-                record_id=tile.scene.data.record_id,
+                record_id=tile.scene.data.record_id if self._link_records else "",
                 item_json=_json(item),
                 catalog_key=static.item_key(tile) if self._write_static else "",
             )
@@ -95,15 +106,16 @@ class StacPublisher:
         response: registry_pb2.IndexItemsResponse = await call_with_retries(
             self._stub.IndexItems, request, "indexTile: STAC items", self._retry_pause
         )
-        if not self._write_static:
-            return
-        # Item files after the commit, from the stored items: they hold the assets of earlier tasks too.
-        for sent, stored, keys in zip(request.items, response.items_json, asset_keys, strict=True):
-            item = pystac.Item.from_dict(json.loads(stored))
-            document = static.static_item(item, sent.catalog_key, keys)
-            await asyncio.to_thread(static.write_json, storage, sent.catalog_key, document, workdir)
-        touched = sorted({it.collection for it in request.items})
-        await self.rebuild(storage, storage_uri, touched, workdir)
+        # The items as stored: merged with an earlier publication of the same tile (its assets kept).
+        stored = [pystac.Item.from_dict(json.loads(text)) for text in response.items_json]
+        if self._write_static:
+            # Item files after the commit, from the stored items: they hold the assets of earlier tasks too.
+            for sent, item, keys in zip(request.items, stored, asset_keys, strict=True):
+                document = static.static_item(item, sent.catalog_key, keys)
+                await asyncio.to_thread(static.write_json, storage, sent.catalog_key, document, workdir)
+            touched = sorted({it.collection for it in request.items})
+            await self.rebuild(storage, storage_uri, touched, workdir)
+        return stored
 
     async def _collections(
         self, root: str, ids: Sequence[str], with_items: bool
