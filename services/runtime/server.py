@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import errors
+from services.runtime import errors, request_checks
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,8 @@ async def start_server(
     service_names: Iterable[str],
     translate: Translator | None = None,
 ) -> GrpcServer:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(translate)])
+    # Request checks inside the error interceptor: undecodable or unstorable requests are INVALID_ARGUMENT.
+    server = grpc.aio.server(interceptors=[ErrorInterceptor(translate), request_checks.RequestChecks()])
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()

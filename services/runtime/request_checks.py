@@ -1,0 +1,273 @@
+"""Checks every unary request gets before its servicer runs, whatever the RPC: bytes that do not decode
+as the request message, a NUL character in any string (PostgreSQL text and jsonb cannot hold one), and
+Timestamp / Duration values outside the range protobuf defines for them. Each answers INVALID_ARGUMENT
+naming the field, where the servicer would otherwise fail with UNKNOWN or INTERNAL.
+
+The walk is generic (driven by the message descriptors, so a new RPC or field is covered without code
+here) and cheap: per message type, the fields that can hold a string or a time are found once, and only
+set fields are visited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf import descriptor
+from google.protobuf import message as protobuf_message
+
+from services.runtime.errors import InvalidArgument
+
+_FD = descriptor.FieldDescriptor
+_TIMESTAMP = "google.protobuf.Timestamp"
+_DURATION = "google.protobuf.Duration"
+_STRUCT = "google.protobuf.Struct"
+_VALUE = "google.protobuf.Value"
+_LIST_VALUE = "google.protobuf.ListValue"
+# google.protobuf.Timestamp: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+_MIN_SECONDS, _MAX_SECONDS = -62135596800, 253402300799
+# google.protobuf.Duration: about ±10,000 years.
+_MAX_DURATION_SECONDS = 315576000000
+_MAX_NANOS = 999_999_999
+
+
+class _Undecodable:
+    """What the deserializer hands on for bytes it cannot decode, so the error is raised (and answered)
+    where the servicer would run, after the interceptors that look at metadata (auth) had their say."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _message_name(deserializer: Callable[[bytes], Any]) -> str:
+    owner = getattr(deserializer, "__self__", None)  # `SomeRequest.FromString`, a bound class method
+    full_name = getattr(getattr(owner, "DESCRIPTOR", None), "full_name", "")
+    return str(full_name).rsplit(".", 1)[-1] or "request message"
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    name = _message_name(deserializer)
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except protobuf_message.Error:  # DecodeError: truncated, wrong wire type, invalid UTF-8, too deep
+            return _Undecodable(name)
+
+    return deserialize
+
+
+# Per field: how it is checked. None: nothing in it can hold a string or a time.
+_STRING, _TIME, _DURATION_KIND, _MESSAGE, _STRUCT_KIND, _VALUE_KIND, _LIST_KIND, _MAP = range(8)
+_field_kinds: dict[str, int | None] = {}
+_message_relevant: dict[str, bool] = {}
+
+
+_WELL_KNOWN = (_TIMESTAMP, _DURATION, _STRUCT, _VALUE, _LIST_VALUE)
+
+
+def _relevant(message: descriptor.Descriptor) -> bool:
+    """Whether a message type can hold a string or a time anywhere in it (memoised; types may nest
+    themselves, so this is a search over the types reachable from `message`)."""
+    name = message.full_name
+    if name not in _message_relevant:
+        seen: set[str] = set()
+        pending = [message]
+        found = False
+        while pending and not found:
+            current = pending.pop()
+            if current.full_name in seen:
+                continue
+            seen.add(current.full_name)
+            for field in current.fields:
+                if field.type == _FD.TYPE_STRING or (
+                    field.type == _FD.TYPE_MESSAGE and field.message_type.full_name in _WELL_KNOWN
+                ):
+                    found = True
+                    break
+                if field.type == _FD.TYPE_MESSAGE:
+                    pending.append(field.message_type)
+        _message_relevant[name] = found or name in _WELL_KNOWN
+    return _message_relevant[name]
+
+
+def _kind(field: descriptor.FieldDescriptor) -> int | None:
+    key = field.full_name
+    if key in _field_kinds:
+        return _field_kinds[key]
+    kind: int | None = None
+    if field.type == _FD.TYPE_STRING:
+        kind = _STRING
+    elif field.type == _FD.TYPE_MESSAGE:
+        sub = field.message_type
+        if sub.GetOptions().map_entry:
+            kind = _MAP if _relevant(sub) else None
+        else:
+            kind = {
+                _TIMESTAMP: _TIME,
+                _DURATION: _DURATION_KIND,
+                _STRUCT: _STRUCT_KIND,
+                _VALUE: _VALUE_KIND,
+                _LIST_VALUE: _LIST_KIND,
+            }.get(sub.full_name, _MESSAGE)
+            if kind == _MESSAGE and not _relevant(sub):
+                kind = None
+    _field_kinds[key] = kind
+    return kind
+
+
+def _is_repeated(field: descriptor.FieldDescriptor) -> bool:
+    return field.is_repeated
+
+
+def _check_string(value: str, path: str) -> None:
+    if "\x00" in value:
+        raise InvalidArgument(path, "contains a NUL character")
+
+
+def _check_time(value: Any, path: str) -> None:
+    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS:
+        raise InvalidArgument(path, f"time outside the years 0001-9999 (seconds={value.seconds})")
+    if not 0 <= value.nanos <= _MAX_NANOS:
+        raise InvalidArgument(path, f"nanos must be 0 to 999999999 (found {value.nanos})")
+
+
+def _check_duration(value: Any, path: str) -> None:
+    if not -_MAX_DURATION_SECONDS <= value.seconds <= _MAX_DURATION_SECONDS:
+        raise InvalidArgument(path, f"duration outside ±10000 years (seconds={value.seconds})")
+    if not -_MAX_NANOS <= value.nanos <= _MAX_NANOS or value.seconds * value.nanos < 0:
+        raise InvalidArgument(
+            path, f"nanos must be within ±999999999, with the sign of seconds (found {value.nanos})"
+        )
+
+
+def _check_value(value: Any, path: str) -> None:
+    which = value.WhichOneof("kind")
+    if which == "string_value":
+        _check_string(value.string_value, path)
+    elif which == "struct_value":
+        _check_struct(value.struct_value, path)
+    elif which == "list_value":
+        _check_list(value.list_value, path)
+
+
+def _check_struct(value: Any, path: str) -> None:
+    for key, item in value.fields.items():
+        _check_string(key, f"{path} key {key!r}")
+        _check_value(item, f"{path}.{key}")
+
+
+def _check_list(value: Any, path: str) -> None:
+    for i, item in enumerate(value.values):
+        _check_value(item, f"{path}[{i}]")
+
+
+def _check_one(kind: int, value: Any, path: str) -> None:
+    if kind == _STRING:
+        _check_string(value, path)
+    elif kind == _MESSAGE:
+        check_message(value, path)
+    elif kind == _TIME:
+        _check_time(value, path)
+    elif kind == _DURATION_KIND:
+        _check_duration(value, path)
+    elif kind == _STRUCT_KIND:
+        _check_struct(value, path)
+    elif kind == _VALUE_KIND:
+        _check_value(value, path)
+    else:
+        _check_list(value, path)
+
+
+def _check_map(field: descriptor.FieldDescriptor, value: Any, path: str) -> None:
+    key_kind = _kind(field.message_type.fields_by_name["key"])
+    value_kind = _kind(field.message_type.fields_by_name["value"])
+    for key, item in value.items():
+        if key_kind is not None:
+            _check_string(key, f"{path} key {key!r}")
+        if value_kind is not None:
+            _check_one(value_kind, item, f"{path}[{key!r}]")
+
+
+def check_message(message: Any, path: str = "") -> None:
+    """Raises InvalidArgument naming the first offending field (`area.scenes[2].data.metadata.uuid`)."""
+    for field, value in message.ListFields():
+        kind = _kind(field)
+        if kind is None:
+            continue
+        name = f"{path}.{field.name}" if path else field.name
+        if kind == _MAP:
+            _check_map(field, value, name)
+        elif _is_repeated(field):
+            for i, item in enumerate(value):
+                _check_one(kind, item, f"{name}[{i}]")
+        else:
+            _check_one(kind, value, name)
+
+
+def check_request(request: Any) -> None:
+    """Raises InvalidArgument for a request that did not decode or holds a value no service accepts."""
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument("request", f"not a valid {request.message}")
+    if hasattr(request, "ListFields") and _relevant(request.DESCRIPTOR):
+        check_message(request)
+
+
+class RequestChecks(grpc.aio.ServerInterceptor):
+    """Runs `check_request` before every unary-request RPC; streaming requests are left as they are."""
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        if handler.unary_unary is not None:
+            return _unary_unary(handler)
+        if handler.unary_stream is not None:
+            return _unary_stream(handler)
+        return handler
+
+
+async def _refuse(context: grpc.aio.ServicerContext, error: InvalidArgument) -> None:
+    await context.abort(error.code, str(error))
+
+
+def _unary_unary(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    inner = handler.unary_unary
+
+    async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            check_request(request)
+        except InvalidArgument as error:
+            await _refuse(context, error)
+        return await inner(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        checked,
+        request_deserializer=_tolerant(handler.request_deserializer),
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _unary_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    inner = handler.unary_stream
+
+    async def checked(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            check_request(request)
+        except InvalidArgument as error:
+            await _refuse(context, error)
+        responses = inner(request, context)
+        if hasattr(responses, "__aiter__"):
+            async for response in responses:
+                yield response
+        else:  # a coroutine that writes its responses with context.write
+            await responses
+
+    return grpc.unary_stream_rpc_method_handler(
+        checked,
+        request_deserializer=_tolerant(handler.request_deserializer),
+        response_serializer=handler.response_serializer,
+    )
