@@ -119,93 +119,135 @@ def _kind(field: descriptor.FieldDescriptor) -> int | None:
     return kind
 
 
-def _is_repeated(field: descriptor.FieldDescriptor) -> bool:
-    return field.is_repeated
+class _Refused(Exception):
+    """A bad value deep in a request. The path is built on the way out (innermost segment first), so
+    the walk formats nothing for the requests that pass, which are nearly all of them."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.segments: list[str] = []
+
+    def path(self) -> str:
+        return "".join(reversed(self.segments)).removeprefix(".")
 
 
-def _check_string(value: str, path: str) -> None:
+def _check_string(value: str) -> None:
     if "\x00" in value:
-        raise InvalidArgument(path, "contains a NUL character")
+        raise _Refused("contains a NUL character")
 
 
-def _check_time(value: Any, path: str) -> None:
+def _check_key(key: Any) -> None:
+    # A map key has no path of its own: the message says which key (as a Python literal: NUL shows).
+    if isinstance(key, str) and "\x00" in key:
+        refused = _Refused("contains a NUL character")
+        refused.segments.append(f" key {key!r}")
+        raise refused
+
+
+def _check_time(value: Any) -> None:
     if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS:
-        raise InvalidArgument(path, f"time outside the years 0001-9999 (seconds={value.seconds})")
+        raise _Refused(f"time outside the years 0001-9999 (seconds={value.seconds})")
     if not 0 <= value.nanos <= _MAX_NANOS:
-        raise InvalidArgument(path, f"nanos must be 0 to 999999999 (found {value.nanos})")
+        raise _Refused(f"nanos must be 0 to 999999999 (found {value.nanos})")
 
 
-def _check_duration(value: Any, path: str) -> None:
+def _check_duration(value: Any) -> None:
     if not -_MAX_DURATION_SECONDS <= value.seconds <= _MAX_DURATION_SECONDS:
-        raise InvalidArgument(path, f"duration outside ±10000 years (seconds={value.seconds})")
+        raise _Refused(f"duration outside ±10000 years (seconds={value.seconds})")
     if not -_MAX_NANOS <= value.nanos <= _MAX_NANOS or value.seconds * value.nanos < 0:
-        raise InvalidArgument(
-            path, f"nanos must be within ±999999999, with the sign of seconds (found {value.nanos})"
-        )
+        raise _Refused(f"nanos must be within ±999999999, with the sign of seconds (found {value.nanos})")
 
 
-def _check_value(value: Any, path: str) -> None:
+def _check_value(value: Any) -> None:
     which = value.WhichOneof("kind")
     if which == "string_value":
-        _check_string(value.string_value, path)
+        _check_string(value.string_value)
     elif which == "struct_value":
-        _check_struct(value.struct_value, path)
+        _check_struct(value.struct_value)
     elif which == "list_value":
-        _check_list(value.list_value, path)
+        _check_list(value.list_value)
 
 
-def _check_struct(value: Any, path: str) -> None:
+def _check_struct(value: Any) -> None:
     for key, item in value.fields.items():
-        _check_string(key, f"{path} key {key!r}")
-        _check_value(item, f"{path}.{key}")
+        _check_key(key)
+        try:
+            _check_value(item)
+        except _Refused as refused:
+            refused.segments.append(f".{key}")
+            raise
 
 
-def _check_list(value: Any, path: str) -> None:
+def _check_list(value: Any) -> None:
     for i, item in enumerate(value.values):
-        _check_value(item, f"{path}[{i}]")
+        try:
+            _check_value(item)
+        except _Refused as refused:
+            refused.segments.append(f"[{i}]")
+            raise
 
 
-def _check_one(kind: int, value: Any, path: str) -> None:
-    if kind == _STRING:
-        _check_string(value, path)
-    elif kind == _MESSAGE:
-        check_message(value, path)
-    elif kind == _TIME:
-        _check_time(value, path)
-    elif kind == _DURATION_KIND:
-        _check_duration(value, path)
-    elif kind == _STRUCT_KIND:
-        _check_struct(value, path)
-    elif kind == _VALUE_KIND:
-        _check_value(value, path)
-    else:
-        _check_list(value, path)
+_CHECKS: dict[int, Callable[[Any], None]] = {}
 
 
-def _check_map(field: descriptor.FieldDescriptor, value: Any, path: str) -> None:
+def _check_map(field: descriptor.FieldDescriptor, value: Any) -> None:
     key_kind = _kind(field.message_type.fields_by_name["key"])
     value_kind = _kind(field.message_type.fields_by_name["value"])
+    check = _CHECKS[value_kind] if value_kind is not None else None
     for key, item in value.items():
         if key_kind is not None:
-            _check_string(key, f"{path} key {key!r}")
-        if value_kind is not None:
-            _check_one(value_kind, item, f"{path}[{key!r}]")
+            _check_key(key)
+        if check is not None:
+            try:
+                check(item)
+            except _Refused as refused:
+                refused.segments.append(f"[{key!r}]")
+                raise
 
 
-def check_message(message: Any, path: str = "") -> None:
-    """Raises InvalidArgument naming the first offending field (`area.scenes[2].data.metadata.uuid`)."""
+def _check_message(message: Any) -> None:
     for field, value in message.ListFields():
         kind = _kind(field)
         if kind is None:
             continue
-        name = f"{path}.{field.name}" if path else field.name
-        if kind == _MAP:
-            _check_map(field, value, name)
-        elif _is_repeated(field):
-            for i, item in enumerate(value):
-                _check_one(kind, item, f"{name}[{i}]")
-        else:
-            _check_one(kind, value, name)
+        try:
+            if kind == _MAP:
+                _check_map(field, value)
+            elif field.is_repeated:
+                check = _CHECKS[kind]
+                for i, item in enumerate(value):
+                    try:
+                        check(item)
+                    except _Refused as refused:
+                        refused.segments.append(f"[{i}]")
+                        raise
+            else:
+                _CHECKS[kind](value)
+        except _Refused as refused:
+            refused.segments.append(f".{field.name}")
+            raise
+
+
+_CHECKS.update(
+    {
+        _STRING: _check_string,
+        _MESSAGE: _check_message,
+        _TIME: _check_time,
+        _DURATION_KIND: _check_duration,
+        _STRUCT_KIND: _check_struct,
+        _VALUE_KIND: _check_value,
+        _LIST_KIND: _check_list,
+    }
+)
+
+
+def check_message(message: Any) -> None:
+    """Raises InvalidArgument naming the first offending field (`scene.tiles[0].previous.date`)."""
+    try:
+        _check_message(message)
+    except _Refused as refused:
+        raise InvalidArgument(refused.path(), refused.reason) from None
 
 
 def check_request(request: Any) -> None:

@@ -26,7 +26,7 @@ CALL_TIMEOUT = 1.0
 CATALOGUE_METHODS = protofuzz.methods(app.SERVICE_NAMES)
 # Bounded budget: a few dozen methods, the whole module well under a minute on two busy cores.
 FUZZ = settings(
-    max_examples=12,
+    max_examples=int(__import__("os").environ.get("FUZZ_N", "12")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
