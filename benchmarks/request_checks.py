@@ -8,13 +8,18 @@ a time. A measure to record in docs/benchmarks.md, not a test.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
+import time
 import timeit
 
+import grpc
 from google.protobuf import duration_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.ingester.v1 import tasks_pb2, types_pb2, workflow_pb2
 from services.runtime import request_checks
+from services.runtime import server as runtime_server
 
 
 def _requests() -> dict[str, object]:
@@ -48,6 +53,21 @@ def _requests() -> dict[str, object]:
     }
 
 
+async def _round_trip(calls: int) -> float:
+    """Seconds per health Check on loopback through the real server plumbing: the scale to compare with."""
+    server = await runtime_server.start_server("127.0.0.1:0", [], [])
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            check = health_pb2_grpc.HealthStub(channel).Check
+            await check(health_pb2.HealthCheckRequest(), timeout=10)
+            started = time.perf_counter()
+            for _ in range(calls):
+                await check(health_pb2.HealthCheckRequest(), timeout=10)
+            return (time.perf_counter() - started) / calls
+    finally:
+        await server.stop(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--number", type=int, default=20000)
@@ -70,6 +90,8 @@ def main() -> None:
         )
         full = min(timeit.repeat(checked, number=args.number, repeat=args.repeat)) / args.number
         print(f"| {name} | {len(data)} | {base * 1e6:.2f} | {full * 1e6:.2f} | {(full - base) * 1e6:.2f} |")
+    per_call = asyncio.run(_round_trip(2000))
+    print(f"\nunary round trip on loopback (health Check, 2000 calls): {per_call * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":
