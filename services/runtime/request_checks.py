@@ -1,7 +1,8 @@
 """Checks every unary request gets before its servicer runs, whatever the RPC: bytes that do not decode
-as the request message, a NUL character in any string (PostgreSQL text and jsonb cannot hold one), and
-Timestamp / Duration values outside the range protobuf defines for them. Each answers INVALID_ARGUMENT
-naming the field, where the servicer would otherwise fail with UNKNOWN or INTERNAL.
+as the request message, a NUL character in any string (PostgreSQL text and jsonb cannot hold one),
+Timestamp / Duration values outside the range protobuf defines for them, NaN or Infinity in a Struct.
+Each answers INVALID_ARGUMENT naming the field, where the servicer would otherwise fail with UNKNOWN or
+INTERNAL.
 
 The walk is generic (driven by the message descriptors, so a new RPC or field is covered without code
 here) and cheap: per message type, the fields that can hold a string or a time are found once, and only
@@ -10,6 +11,7 @@ set fields are visited.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -167,6 +169,9 @@ def _check_value(value: Any) -> None:
         _check_struct(value.struct_value)
     elif which == "list_value":
         _check_list(value.list_value)
+    elif which == "number_value" and not math.isfinite(value.number_value):
+        # JSON (and PostgreSQL jsonb) has no NaN or Infinity.
+        raise _Refused(f"not a finite number ({value.number_value})")
 
 
 def _check_struct(value: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pathlib
 from collections.abc import AsyncIterator
 
 import grpc
@@ -20,7 +19,7 @@ from support import protofuzz
 
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
 from services.catalogue import app
-from services.catalogue.app import CatalogueApp
+from services.catalogue.settings import CatalogueSettings
 from services.downloader import worker as downloader
 from services.downloader.settings import DownloaderSettings
 from services.processor import worker as processor
@@ -32,27 +31,61 @@ BUGS = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
 # Long polls (LeaseTask, WaitAoiStatus) may wait up to their `wait`: the client gives up first.
 CALL_TIMEOUT = 1.0
 CATALOGUE_METHODS = protofuzz.methods(app.SERVICE_NAMES)
+WORKER_METHODS = protofuzz.methods([downloader.SERVICE_NAME, processor.SERVICE_NAME])
+METHODS = CATALOGUE_METHODS + WORKER_METHODS
 # Bounded budget: a few dozen methods, the whole module well under a minute on two busy cores.
 # GEOCUBE_FUZZ_EXAMPLES=300 digs deeper (minutes).
 FUZZ = settings(
-    max_examples=int(os.environ.get("GEOCUBE_FUZZ_EXAMPLES", "12")),
+    max_examples=int(os.environ.get("GEOCUBE_FUZZ_EXAMPLES", "25")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
-@pytest.fixture
-async def channel(catalogue: CatalogueApp) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(catalogue.target) as chan:
-        yield chan
+def _method_id(method: descriptor.MethodDescriptor) -> str:
+    return method.full_name.removeprefix("ingester.v1.")
+
+
+@pytest.fixture(scope="module")
+async def channels(
+    module_pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
+    """A channel per service name: the catalogue, the downloader's and the processor's own servers
+    (GetStatus, health). Started once for the module: the calls do not depend on each other's rows."""
+    tmp = tmp_path_factory.mktemp("malformed")
+    catalogue = await asyncio.wait_for(
+        app.start(
+            CatalogueSettings(database_dsn=module_pg_dsn, address="127.0.0.1:0", archive_path=str(tmp))
+        ),
+        30,
+    )
+    common = {"catalogue_address": catalogue.target, "address": "127.0.0.1:0", "storage_uri": str(tmp / "s")}
+    workers = [
+        await asyncio.wait_for(
+            downloader.start(DownloaderSettings(workdir=str(tmp / "d"), local_path=str(tmp), **common)), 30
+        ),
+        await asyncio.wait_for(processor.start(ProcessorSettings(workdir=str(tmp / "p"), **common)), 30),
+    ]
+    targets = [catalogue.target, *(f"127.0.0.1:{w.port}" for w in workers)]
+    opened = [grpc.aio.insecure_channel(target) for target in targets]
+    by_service = {name: opened[0] for name in app.SERVICE_NAMES}
+    by_service |= {downloader.SERVICE_NAME: opened[1], processor.SERVICE_NAME: opened[2]}
+    try:
+        yield by_service
+    finally:
+        for chan in opened:
+            await chan.close()
+        for w in workers:
+            await asyncio.wait_for(w.stop(grace=1.0), 30)
+        await asyncio.wait_for(catalogue.stop(grace=0.5), 30)
 
 
 async def _status(
-    channel: grpc.aio.Channel, method: descriptor.MethodDescriptor, body: bytes
+    channels: dict[str, grpc.aio.Channel], method: descriptor.MethodDescriptor, body: bytes
 ) -> tuple[grpc.StatusCode, str]:
     # Raw bytes both ways: the server alone decides what the request means.
-    call = channel.unary_unary(protofuzz.method_path(method))
+    call = channels[method.containing_service.full_name].unary_unary(protofuzz.method_path(method))
     try:
         await asyncio.wait_for(call(body, timeout=CALL_TIMEOUT), CALL_TIMEOUT + 5)
     except grpc.aio.AioRpcError as error:
@@ -61,98 +94,39 @@ async def _status(
     return grpc.StatusCode.OK, ""
 
 
-def test_every_catalogue_service_is_covered() -> None:
-    assert {m.containing_service.name for m in CATALOGUE_METHODS} == {
-        "Catalogue",
-        "Tasks",
-        "Registry",
-        "Workflow",
-    }
+def test_every_service_is_covered() -> None:
+    services = {m.containing_service.name for m in METHODS}
+    assert services == {"Catalogue", "Tasks", "Registry", "Workflow", "Downloader", "Processor"}
     assert len(CATALOGUE_METHODS) >= 30
 
 
-@pytest.mark.parametrize("method", CATALOGUE_METHODS, ids=lambda m: m.full_name.removeprefix("ingester.v1."))
-@FUZZ
-@given(body=st.one_of(st.binary(min_size=1, max_size=64), st.just(b"\xff\xff\xff\xff")))
-async def test_garbage_bytes(
-    channel: grpc.aio.Channel, method: descriptor.MethodDescriptor, body: bytes
-) -> None:
-    await _status(channel, method, body)
-
-
-@pytest.mark.parametrize("method", CATALOGUE_METHODS, ids=lambda m: m.full_name.removeprefix("ingester.v1."))
+@pytest.mark.parametrize("method", METHODS, ids=_method_id)
 @FUZZ
 @given(data=st.data())
-async def test_random_messages(
-    channel: grpc.aio.Channel, method: descriptor.MethodDescriptor, data: st.DataObject
+async def test_malformed_calls(
+    channels: dict[str, grpc.aio.Channel], method: descriptor.MethodDescriptor, data: st.DataObject
 ) -> None:
+    garbage = data.draw(st.one_of(st.binary(min_size=1, max_size=64), st.just(b"\xff" * 4)), label="garbage")
+    await _status(channels, method, garbage)
     request = data.draw(protofuzz.message_values(method.input_type), label="request")
-    await _status(channel, method, request.SerializeToString())
+    await _status(channels, method, request.SerializeToString())
 
 
-@pytest.mark.parametrize("method", CATALOGUE_METHODS, ids=lambda m: m.full_name.removeprefix("ingester.v1."))
-async def test_undecodable_bytes_name_the_request_message(
-    channel: grpc.aio.Channel, method: descriptor.MethodDescriptor
+async def test_undecodable_bytes_name_the_request_message(channels: dict[str, grpc.aio.Channel]) -> None:
+    for method in METHODS:
+        # A length-delimited field 1 that claims more bytes than follow: no message decodes from that.
+        answer = await _status(channels, method, b"\x0a\x7fshort")
+        assert answer == (grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid {method.input_type.name}")
+
+
+async def test_an_overlong_name_is_invalid_argument_not_unavailable(
+    channels: dict[str, grpc.aio.Channel],
 ) -> None:
-    # A length-delimited field 1 that claims more bytes than follow: no message decodes from that.
-    code, details = await _status(channel, method, b"\x0a\x7fshort")
-    assert (code, details) == (
-        grpc.StatusCode.INVALID_ARGUMENT,
-        f"request: not a valid {method.input_type.name}",
-    )
-
-
-async def test_an_overlong_name_is_invalid_argument_not_unavailable(channel: grpc.aio.Channel) -> None:
     # PostgreSQL refuses it for good (index row too large): retrying, as UNAVAILABLE says, cannot help.
-    create = workflow_pb2_grpc.WorkflowStub(channel).CreateAoi
+    create = workflow_pb2_grpc.WorkflowStub(channels[app.SERVICE_NAMES[0]]).CreateAoi
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await create(workflow_pb2.CreateAoiRequest(aoi=protofuzz.INCOMPRESSIBLE), timeout=10)
     assert (raised.value.code(), raised.value.details()) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "request: a value is too long to be stored (shorten names and ids)",
     )
-
-
-WORKER_METHODS = protofuzz.methods([downloader.SERVICE_NAME, processor.SERVICE_NAME])
-
-
-@pytest.fixture
-async def worker_channels(
-    catalogue: CatalogueApp, tmp_path: pathlib.Path
-) -> AsyncIterator[dict[str, grpc.aio.Channel]]:
-    """The downloader's and the processor's own gRPC servers (GetStatus, health), by service name."""
-    common = {
-        "catalogue_address": catalogue.target,
-        "address": "127.0.0.1:0",
-        "storage_uri": str(tmp_path / "s"),
-    }
-    workers = [
-        await asyncio.wait_for(
-            downloader.start(
-                DownloaderSettings(workdir=str(tmp_path / "d"), local_path=str(tmp_path), **common)
-            ),
-            30,
-        ),
-        await asyncio.wait_for(processor.start(ProcessorSettings(workdir=str(tmp_path / "p"), **common)), 30),
-    ]
-    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{w.port}") for w in workers]
-    try:
-        yield dict(zip([downloader.SERVICE_NAME, processor.SERVICE_NAME], channels, strict=True))
-    finally:
-        for chan in channels:
-            await chan.close()
-        for w in workers:
-            await asyncio.wait_for(w.stop(grace=1.0), 30)
-
-
-@pytest.mark.parametrize("method", WORKER_METHODS, ids=lambda m: m.full_name.removeprefix("ingester.v1."))
-@FUZZ
-@given(data=st.data())
-async def test_worker_status_servers(
-    worker_channels: dict[str, grpc.aio.Channel], method: descriptor.MethodDescriptor, data: st.DataObject
-) -> None:
-    channel = worker_channels[method.containing_service.full_name]
-    garbage = data.draw(st.binary(min_size=1, max_size=32), label="garbage")
-    await _status(channel, method, garbage)
-    request = data.draw(protofuzz.message_values(method.input_type), label="request")
-    await _status(channel, method, request.SerializeToString())

@@ -62,6 +62,10 @@ def test_a_clean_request_passes() -> None:
             "scene.data.metadata.extra.deep[1]: contains a NUL character",
         ),
         (
+            workflow_pb2.IngestSceneRequest(scene=_scene(cloud=float("nan"))),
+            "scene.data.metadata.cloud: not a finite number (nan)",
+        ),
+        (
             registry_pb2.CreateInstanceRequest(name="raw", metadata={"a": "\x00"}),
             "metadata['a']: contains a NUL character",
         ),
