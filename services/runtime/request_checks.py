@@ -62,12 +62,11 @@ def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return deserialize
 
 
-# Per field: how it is checked. None: nothing in it can hold a string or a time.
+# Per field (by full name): how it is checked; None when nothing in it can hold a string or a time.
 _STRING, _TIME, _DURATION_KIND, _MESSAGE, _STRUCT_KIND, _VALUE_KIND, _LIST_KIND, _MAP = range(8)
 _field_kinds: dict[str, int | None] = {}
+# Per message type (by full name): whether it can hold a string or a time anywhere.
 _message_relevant: dict[str, bool] = {}
-
-
 _WELL_KNOWN = (_TIMESTAMP, _DURATION, _STRUCT, _VALUE, _LIST_VALUE)
 
 

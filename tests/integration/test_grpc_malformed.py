@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 from google.protobuf import descriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import protofuzz
@@ -130,3 +131,18 @@ async def test_an_overlong_name_is_invalid_argument_not_unavailable(
         grpc.StatusCode.INVALID_ARGUMENT,
         "request: a value is too long to be stored (shorten names and ids)",
     )
+
+
+async def test_a_streaming_response_rpc_is_checked_too(channels: dict[str, grpc.aio.Channel]) -> None:
+    # Health Watch (unary request, streamed answers) is the one such RPC every server has.
+    watch = channels[downloader.SERVICE_NAME].unary_stream("/grpc.health.v1.Health/Watch")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        async for _ in watch(b"\x0a\x7fshort", timeout=10):
+            pass
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.details() == "request: not a valid HealthCheckRequest"
+    stub = health_pb2_grpc.HealthStub(channels[downloader.SERVICE_NAME])
+    answers = stub.Watch(health_pb2.HealthCheckRequest(service=downloader.SERVICE_NAME), timeout=10)
+    first = await asyncio.wait_for(answers.read(), 10)
+    answers.cancel()
+    assert first.status == health_pb2.HealthCheckResponse.SERVING
