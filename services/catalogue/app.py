@@ -36,6 +36,9 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
+from services.runtime.auth import ServerSecurity
+from services.geocube.client import GeocubeClient
+from services.geocube.records import GeocubeRecords
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
@@ -56,6 +59,7 @@ class CatalogueApp:
     pool: AsyncConnectionPool[Any]
     notifier: TaskNotifier
     archive: LocalArchive | None
+    geocube: GeocubeClient | None = None
 
     @property
     def port(self) -> int:
@@ -70,6 +74,8 @@ class CatalogueApp:
         await self.server.stop(grace)
         await self.notifier.stop()
         await self.pool.close()
+        if self.geocube is not None:
+            await self.geocube.close()
 
 
 def build_sources(
@@ -100,11 +106,13 @@ def database_errors(exc: Exception) -> IngesterError | None:
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
     ObjectStoreConfig.from_settings(settings).check(PREFIX)
+    settings.check_geocube(PREFIX)
     if not settings.database_dsn:
         raise InvalidArgument(
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
         )
     # Settings first: a bad source setting is reported even when the database is unreachable.
+    security = ServerSecurity.from_settings(settings, PREFIX, settings.address)
     sources, archive = build_sources(settings)
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
@@ -132,7 +140,10 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             allowed_origins=tuple(origin_of(o.rstrip("/")) for o in settings.annotations_allowed_origins),
         ),
     )
-    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler), notifier)
+    # With a Geocube server, layers and records are its own (the reference's only mode); else the registry.
+    geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
+    records = GeocubeRecords(geocube) if geocube is not None else None
+    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier)
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
@@ -140,6 +151,8 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
-    server = await start_server(settings.address, [register], SERVICE_NAMES, translate=database_errors)
+    server = await start_server(
+        settings.address, [register], SERVICE_NAMES, translate=database_errors, security=security
+    )
     logger.info("catalogue listening on port %s", server.port)
-    return CatalogueApp(server, pool, notifier, archive)
+    return CatalogueApp(server, pool, notifier, archive, geocube)
