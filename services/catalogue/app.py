@@ -31,6 +31,7 @@ from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
 from services.catalogue.servicer import CatalogueServicer
 from services.catalogue.settings import PREFIX, CatalogueSettings
+from services.catalogue.store import refusals
 from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
@@ -95,6 +96,9 @@ def database_errors(exc: Exception) -> IngesterError | None:
     """A lost connection or a pool timeout (PostgreSQL restarting, failing over) is an outage, not a bug:
     UNAVAILABLE tells callers to retry (workers back off, the processor retries its indexing) where
     INTERNAL would fail the tile for good. The driver's text may name hosts: it is only logged."""
+    refused = refusals.refused_value(exc)  # first: some permanent refusals are OperationalErrors
+    if refused is not None:
+        return refused
     if isinstance(exc, psycopg.OperationalError):
         return Unavailable("database unavailable, retry later")
     return None

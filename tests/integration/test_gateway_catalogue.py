@@ -197,3 +197,49 @@ async def test_sentinel1_area_without_a_sentinel1_source_says_so(stack: Stack) -
     assert "GEOCUBE_CATALOGUE_SCENE_SOURCES" in answer.text and "/archive" not in answer.text
     # Sentinel-2 is still served by the same archive.
     assert len(_json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))["features"]) == 4
+
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+async def test_undated_scenes_keep_the_zero_date_through_tiling_and_ingestion(stack: Stack) -> None:
+    """Issue 15: the zero date (the reference's "no date") is an unset Timestamp in every hop (gateway ->
+    catalogue -> tiling -> gateway, and through the database), never epoch 0."""
+    await _register_bands(stack)
+    searched = _json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))
+    for feature in searched["features"]:
+        feature["properties"]["data"]["date"] = ZERO_TIME
+    undated = json.dumps(searched).encode()
+
+    tiled = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=undated)
+    features = _json(tiled)["features"]
+    assert len(features) == len(stack.source_ids)
+    for feature in features:
+        props = feature["properties"]
+        assert props["data"]["date"] == ZERO_TIME
+        assert [tile["Date"] for tile in props["tiles"]] == [ZERO_TIME]
+    # An uploaded collection prints back identically (docs/compatibility.md G29).
+    again = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=tiled.content)
+    assert again.status_code == 200 and again.text == tiled.text
+
+    ingested = await stack.post_form("/catalog/aoi", area=S2_PAYLOAD, tiles=tiled.content)
+    assert ingested.status_code == 200, ingested.text
+    stored = _json(await stack.http.get("/aoi/DenmarkDemoS2/scenes"))
+    assert sorted(s["source_id"] for s in stored) == sorted(stack.source_ids)
+    assert {s["data"]["date"] for s in stored} == {ZERO_TIME}
+    tiles = _json(await stack.http.get(f"/scene/{stored[0]['id']}/tiles"))
+    assert [t["scene"]["data"]["date"] for t in tiles] == [ZERO_TIME]
+    report = await stack.http.get("/aoi/DenmarkDemoS2")
+    assert report.status_code == 200, report.text
+    assert "From: 0001-01-01\n" in report.text
+
+
+async def test_nul_characters_are_400_naming_the_field(stack: Stack) -> None:
+    # The catalogue's request checks refuse them before PostgreSQL does (docs/compatibility.md G39).
+    report = await stack.http.get("/aoi/a%00b")
+    assert (report.status_code, report.text) == (400, "aoi: contains a NUL character")
+    searched = _json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))
+    searched["features"][1]["properties"]["data"]["metadata"] = {"note": "a\u0000b"}
+    tiled = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=json.dumps(searched).encode())
+    assert tiled.status_code == 400
+    assert "scenes[1].data.metadata.note: contains a NUL character" in tiled.text
