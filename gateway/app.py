@@ -16,10 +16,11 @@ from typing import Any
 
 import grpc
 import uvicorn
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway import middleware, rpc
+from gateway import middleware, rpc, telemetry
 from gateway.routes import catalog, control, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
@@ -31,6 +32,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
     """The application. Without `catalogue_channel`, a channel to `settings.catalogue_address` is opened
     on first use and closed at shutdown."""
     gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel))
+    metrics_registry = CollectorRegistry()  # this application's own: several may run in one process
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -44,9 +46,11 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *telemetry.routes(gateway, metrics_registry),
             ]
         ),
         middleware=[
+            Middleware(telemetry.TelemetryMiddleware, metrics=telemetry.HttpMetrics(metrics_registry)),
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),
             Middleware(middleware.CleanPathMiddleware),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import grpc
 
+from services.runtime.tracing import ClientInterceptor
+
 # gRPC's own reconnection backoff grows to 2 minutes by default: after a catalogue restart a worker would
 # sit idle, and the gateway answer 503, that long. Callers already back off (the lease loop) or answer
 # at once (the gateway), so reconnect attempts stay frequent.
@@ -15,4 +17,5 @@ CHANNEL_OPTIONS = [
 
 
 def catalogue_channel(address: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    # Every call carries the trace context and the request id of the work it is made for.
+    return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=[ClientInterceptor()])

@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import errors
+from services.runtime import errors, metrics, tracing
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,11 @@ async def start_server(
     registrars: Iterable[Registrar],
     service_names: Iterable[str],
     translate: Translator | None = None,
+    registry: metrics.CollectorRegistry | None = None,
 ) -> GrpcServer:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(translate)])
+    # Outermost first: the trace and the metrics see the status the error table chose.
+    interceptors = [tracing.ServerInterceptor(), *metrics.interceptors(registry), ErrorInterceptor(translate)]
+    server = grpc.aio.server(interceptors=interceptors)
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from services.catalogue.store import codec
+from services.catalogue.store import codec, tasks
 from services.domain import models
 
 Conn = AsyncConnection[Any]
@@ -153,6 +153,7 @@ async def set_tile_status(
 async def finish_scene(conn: Conn, scene_id: int, force: bool = False) -> bool | None:
     """FinishScene (schema/0004_*.sql; the caller holds the AOI lock); None for an unknown scene, False
     if its status refuses DONE."""
+    await tasks.set_origin(conn)  # for the process tasks it creates
     cur = await conn.execute("SELECT geocube_finish_scene(%s, %s)", (scene_id, force))
     row = await cur.fetchone()
     return row[0] if row else None
@@ -216,7 +217,9 @@ async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> No
 
 
 async def finish_tile(conn: Conn, tile_id: int, force: bool = False) -> bool | None:
-    """FinishTile in one round trip (schema/0003_*.sql); None for an unknown tile, False if refused."""
+    """FinishTile in one round trip (schema/0003_*.sql; one more to set the origin of a traced call);
+    None for an unknown tile, False if refused."""
+    await tasks.set_origin(conn)  # for the process tasks it creates
     cur = await conn.execute("SELECT geocube_finish_tile(%s, %s)", (tile_id, force))
     row = await cur.fetchone()
     return row[0] if row else None
