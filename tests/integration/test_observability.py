@@ -21,7 +21,9 @@ from typing import Any
 
 import grpc
 import httpx
+import psycopg
 import pytest
+import yaml
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -189,6 +191,21 @@ async def wait_done(s: Stack, aoi: str) -> None:
         raise AssertionError(f"AOI {aoi} ended {types_pb2.Status.Name(known)}: {scenes}")
 
 
+KEDA_SCALED_OBJECTS = pathlib.Path(__file__).resolve().parents[2] / "k8s/components/keda/scaledobjects.yaml"
+
+
+async def keda_counts(dsn: str) -> dict[str, float]:
+    """What KEDA's PostgreSQL scaler would read: each ScaledObject's query, run on the real schema."""
+    counts = {}
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        for doc in yaml.safe_load_all(KEDA_SCALED_OBJECTS.read_text()):
+            (trigger,) = doc["spec"]["triggers"]
+            row = await (await conn.execute(trigger["metadata"]["query"])).fetchone()
+            assert row is not None
+            counts[doc["spec"]["scaleTargetRef"]["name"]] = float(row[0])
+    return counts
+
+
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -283,6 +300,7 @@ async def test_queue_gauges_are_read_at_scrape_time_and_lease_expiries_are_count
         assert value(queued, "geocube_queue_depth", kind="download") == 2
         assert value(queued, "geocube_tasks", kind="download", state="queued") == 2
         assert value(queued, "geocube_queue_oldest_seconds", kind="download") > 0
+        assert await keda_counts(pg_dsn) == {"geocube-downloader": 2, "geocube-processor": 0}
 
         # A worker that leases a task and goes silent: the next LeaseTask (long-polling until the lease
         # expires) reclaims it and leases it again, and the expiry is counted.
@@ -293,6 +311,8 @@ async def test_queue_gauges_are_read_at_scrape_time_and_lease_expiries_are_count
         leased = await scrape(url)
         assert value(leased, "geocube_tasks", kind="download", state="leased") == 2
         assert value(leased, "geocube_queue_depth", kind="download") == 0
+        # KEDA keeps counting leased tasks: their workers are busy, not idle.
+        assert (await keda_counts(pg_dsn))["geocube-downloader"] == 2
         request.wait.FromSeconds(30)
         third = await tasks.LeaseTask(request, timeout=TIMEOUT)
         assert third.task.task_id in (first.task.task_id, second.task.task_id)
