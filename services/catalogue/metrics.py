@@ -80,7 +80,9 @@ class QueueCollector(Collector):
         return tasks, items
 
     def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("geocube_catalogue_database_up", "1 when the last scrape could read the queue.")
+        up = GaugeMetricFamily(
+            "geocube_catalogue_database_up", "1 when the last scrape could read the queue."
+        )
         future = asyncio.run_coroutine_threadsafe(self._read(), self._loop)
         try:
             task_rows, item_rows = future.result(self._timeout)
@@ -100,7 +102,9 @@ class QueueCollector(Collector):
             "geocube_queue_depth", "Tasks ready to be leased (queued), by kind.", labels=["kind"]
         )
         age = GaugeMetricFamily(
-            "geocube_queue_oldest_seconds", "Age of the oldest queued task, by kind (0: none).", labels=["kind"]
+            "geocube_queue_oldest_seconds",
+            "Age of the oldest queued task, by kind (0: none).",
+            labels=["kind"],
         )
         for (kind, state), (count, oldest) in sorted(counts.items()):
             tasks.add_metric([kind, state], count)

@@ -289,7 +289,8 @@ async def run_graph(
             continue
         started = time.perf_counter()
         with tracer.start_as_current_span(
-            f"graph step {step.command}", attributes={"geocube.graph": graph.name, "geocube.step": step.command}
+            f"graph step {step.command}",
+            attributes={"geocube.graph": graph.name, "geocube.step": step.command},
         ) as span:
             error = await _run_step(graph, step, merged, tiles, workdir, options)
             outcome = "ok" if error is None else "fatal" if error.fatal else "failed"

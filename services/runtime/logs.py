@@ -14,7 +14,8 @@ import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator
+import types
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -22,7 +23,10 @@ from opentelemetry import trace
 # Keys that log calls pass through `extra=` or bind(), and that both formatters print (stable names).
 CONTEXT_KEYS = ("request_id", "trace_id", "span_id", "aoi", "scene_id", "tile_id", "task_id", "worker_id")
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("geocube_log_context", default={})
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "geocube_log_context", default=_EMPTY
+)
 
 
 def current() -> dict[str, Any]:

@@ -34,7 +34,10 @@ class RpcMetrics:
     def __init__(self, registry: CollectorRegistry):
         labels = ("grpc_service", "grpc_method", "grpc_code")
         self.handled = Counter(
-            "grpc_server_handled_total", "RPCs completed on the server, by status code.", labels, registry=registry
+            "grpc_server_handled_total",
+            "RPCs completed on the server, by status code.",
+            labels,
+            registry=registry,
         )
         self.seconds = Histogram(
             "grpc_server_handling_seconds",

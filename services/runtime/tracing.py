@@ -44,22 +44,31 @@ tracer = trace.get_tracer("geocube-ingester")
 
 
 def configure(service_name: str, environ: Mapping[str, str] | None = None) -> None:
-    """Installs the tracer provider of this process (once; a second call only logs why it does nothing)."""
-    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-    from opentelemetry.sdk.trace import TracerProvider
-
+    """Installs the tracer provider of this process (once; later calls leave the first one in place)."""
     env = os.environ if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return
+    from opentelemetry.sdk.trace import TracerProvider
+
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         logger.debug("tracer provider already configured")
         return
-    # Resource.create reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; ours is only the default.
+    trace.set_tracer_provider(build_provider(service_name, env))
+
+
+def build_provider(service_name: str, env: Mapping[str, str]) -> Any:
+    """An SDK tracer provider with the exporters OTEL_TRACES_EXPORTER names (InvalidArgument for an
+    unknown exporter or protocol: a setting error at start-up, not spans silently lost)."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    # Resource.create reads OTEL_RESOURCE_ATTRIBUTES; OTEL_SERVICE_NAME wins over our default name.
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or service_name})
+    processors = [_processor(name, env) for name in _exporter_names(env)]
     provider = TracerProvider(resource=resource)
-    for name in _exporter_names(env):
-        provider.add_span_processor(_processor(name, env))
-    trace.set_tracer_provider(provider)
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return provider
 
 
 def _exporter_names(env: Mapping[str, str]) -> list[str]:

@@ -423,7 +423,7 @@ async def test_the_request_id_reaches_every_log_line_of_the_work_it_started(
     for line in leased:
         assert line["aoi"] == "ObsLogs" and line["scene_id"] > 0 and line["task_id"] > 0
         assert line["trace_id"] == access[0]["trace_id"]
-    assert [line for line in leased if line["worker_id"] == "pr"][0]["tile_id"] > 0
+    assert next(line for line in leased if line["worker_id"] == "pr")["tile_id"] > 0
     # Lines logged deep in the job (a graph step's output, by the graph engine) carry them too.
     steps = [line for line in mine if line["logger"] == "services.graph.run"]
     assert steps and all(line["aoi"] == "ObsLogs" and "task_id" in line for line in steps)
