@@ -8,6 +8,7 @@ The catalogue calls made while serving the request carry the span's context (gat
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from opentelemetry import propagate
@@ -21,6 +22,7 @@ from gateway.routing import ROUTE_KEY, Call, Gateway, GoRoute
 from services.runtime.tracing import tracer
 
 UNMATCHED = "unmatched"  # any path no route knows (404): one label value, whatever the path
+_UNTRACED_PATHS = ("/", "/metrics")
 # Seconds; the ingestion endpoints may take minutes (remote catalogues, tiling).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 
@@ -54,7 +56,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        parent = propagate.extract(dict(Headers(scope=scope)))
+        headers = dict(Headers(scope=scope))
         started = time.perf_counter()
         status = 500  # what the client gets should the app fail before answering
 
@@ -64,21 +66,29 @@ class TelemetryMiddleware:
                 status = message["status"]
             await send(message)
 
-        with tracer.start_as_current_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": scope["path"]},
-        ) as span:
+        # Probes and scrapes hit `/` and `/metrics` every few seconds: a trace each would drown the real
+        # ones. They are traced only when the caller sends a trace context.
+        span_cm = (
+            contextlib.nullcontext(None)
+            if scope["path"] in _UNTRACED_PATHS and "traceparent" not in headers
+            else tracer.start_as_current_span(
+                method,
+                context=propagate.extract(headers),
+                kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "url.path": scope["path"]},
+            )
+        )
+        with span_cm as span:
             try:
                 await self.app(scope, receive, send_observed)
             finally:
                 route = str(scope.get(ROUTE_KEY, UNMATCHED))
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
+                if span is not None:
+                    span.update_name(f"{method} {route}")
+                    span.set_attribute("http.route", route)
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(Status(StatusCode.ERROR))
                 code = str(status)
                 self.metrics.requests.labels(method, route, code).inc()
                 self.metrics.seconds.labels(method, route, code).observe(time.perf_counter() - started)

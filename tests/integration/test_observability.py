@@ -429,3 +429,24 @@ async def test_the_request_id_reaches_every_log_line_of_the_work_it_started(
     assert steps and all(line["aoi"] == "ObsLogs" and "task_id" in line for line in steps)
     # Nothing of another request leaks into the context: the generated id has only its own line.
     assert all(line.get("aoi") in (None, "ObsLogs") for line in lines if line.get("request_id") == generated)
+
+
+async def test_probes_and_scrapes_make_no_traces_unless_asked(
+    pg_dsn: str, tmp_path: pathlib.Path, spans: InMemorySpanExporter
+) -> None:
+    async with stack(pg_dsn, tmp_path, tmp_path, workers=False) as s:
+        spans.clear()
+        assert (await s.http.get("/")).status_code == 200
+        assert (await s.http.get("/metrics")).status_code == 200
+        assert (await s.http.get("/aoi/")).status_code == 200
+        trace_id = secrets.token_hex(16)
+        traced = await s.http.get("/", headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+        assert traced.status_code == 200
+        scraped = await scrape(f"{s.gateway.url}/metrics")
+    names = [(span.name, _hex(span.context.trace_id, 32)) for span in spans.get_finished_spans() if span.context]
+    gateway_spans = [(name, tid) for name, tid in names if name.startswith("GET ")]
+    # The API call is traced; the probe and the scrape only when the caller sent a trace context.
+    assert sorted(name for name, _ in gateway_spans) == ["GET /", "GET /aoi/"]
+    assert ("GET /", trace_id) in gateway_spans
+    # Counted all the same.
+    assert value(scraped, "geocube_http_requests_total", method="GET", route="/", code="200") == 2
