@@ -21,9 +21,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, rpc, telemetry
-from gateway.routes import catalog, control, monitoring, registry
+from gateway.routes import catalog, control, dashboard, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
-from gateway.settings import GatewaySettings
+from gateway.settings import PREFIX, GatewaySettings
+from services.runtime.auth import ClientSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ logger = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | None = None) -> Starlette:
     """The application. Without `catalogue_channel`, a channel to `settings.catalogue_address` is opened
     on first use and closed at shutdown."""
-    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel))
+    security = ClientSecurity.for_catalogue(settings, PREFIX)
+    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel, security))
     metrics_registry = CollectorRegistry()  # this application's own: several may run in one process
 
     @contextlib.asynccontextmanager
@@ -46,9 +48,11 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *dashboard.routes(gateway),
                 *telemetry.routes(gateway, metrics_registry),
             ]
-        ),
+        )
+        + [dashboard.static_mount()],
         middleware=[
             Middleware(telemetry.TelemetryMiddleware, metrics=telemetry.HttpMetrics(metrics_registry)),
             Middleware(middleware.RequestIdMiddleware),

@@ -38,6 +38,7 @@ from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
 from services.runtime import metrics as runtime_metrics
+from services.runtime.auth import ServerSecurity
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
@@ -107,6 +108,7 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
         )
     # Settings first: a bad source setting is reported even when the database is unreachable.
+    security = ServerSecurity.from_settings(settings, PREFIX, settings.address)
     sources, archive = build_sources(settings)
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
@@ -147,7 +149,12 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
     server = await start_server(
-        settings.address, [register], SERVICE_NAMES, translate=database_errors, registry=registry
+        settings.address,
+        [register],
+        SERVICE_NAMES,
+        translate=database_errors,
+        security=security,
+        registry=registry,
     )
     try:
         metrics_server = runtime_metrics.serve(PREFIX + "METRICS_ADDRESS", settings.metrics_address, registry)

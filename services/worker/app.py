@@ -100,7 +100,8 @@ async def start_worker(
     registry = CollectorRegistry()
     kind_name = "download" if kind == tasks_pb2.TASK_KIND_DOWNLOAD else "process"
     metrics = WorkerMetrics(registry, kind_name)
-    channel = catalogue_channel(settings.catalogue_address)
+    security = settings.server_security()
+    channel = catalogue_channel(settings.catalogue_address, settings.catalogue_security())
     server = None
     try:
         handler = make_handler(channel)
@@ -108,6 +109,7 @@ async def start_worker(
             settings.address,
             [lambda grpc_server: register_status(grpc_server, board)],
             [service_name],
+            security=security,
             registry=registry,
         )
         metrics_server = runtime_metrics.serve(

@@ -170,6 +170,9 @@ def scene_doc(aoi: str, source_id: str) -> bytes:
 
 
 async def ingest(s: Stack, aoi: str, source_id: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """Creates the AOI, then posts the scene into it (the second request carries `headers`)."""
+    created = await s.http.post(f"/aoi/{aoi}")
+    assert created.status_code == 204, created.text
     answer = await s.http.post(f"/aoi/{aoi}/scene", content=scene_doc(aoi, source_id), headers=headers or {})
     assert answer.status_code == 200, answer.text
     return answer

@@ -260,3 +260,19 @@ def test_disruption_budgets_cover_the_replicated_deployments() -> None:
         assert "minAvailable" not in budget["spec"]
         covered.add(matched[0]["metadata"]["name"])
     assert covered == {"geocube-gateway", "geocube-downloader", "geocube-processor"}
+
+
+@pytest.mark.parametrize("service", sorted(METRICS_PORTS))
+def test_network_policies_let_prometheus_reach_the_metrics_port_only(service: str) -> None:
+    labels = one(base_docs(), "Deployment", f"geocube-{service}")["spec"]["template"]["metadata"]["labels"]
+
+    def selects(selector: Doc) -> bool:
+        if not selector.get("matchLabels", {}).items() <= labels.items():
+            return False
+        return all(labels.get(e["key"]) in e["values"] for e in selector.get("matchExpressions", []))
+
+    policies = [p for p in find(base_docs(), "NetworkPolicy") if selects(p["spec"]["podSelector"])]
+    open_rules = [rule for p in policies for rule in p["spec"].get("ingress", []) if "from" not in rule]
+    # Prometheus runs in another namespace: the metrics port admits any peer, and nothing else does.
+    assert open_rules, f"{service}: no rule lets a scraper in"
+    assert all([port["port"] for port in rule["ports"]] == ["metrics"] for rule in open_rules)
