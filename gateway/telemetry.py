@@ -56,6 +56,7 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
+        root_path = str(scope.get("root_path", ""))
         headers = dict(Headers(scope=scope))
         started = time.perf_counter()
         status = 500  # what the client gets should the app fail before answering
@@ -82,7 +83,7 @@ class TelemetryMiddleware:
             try:
                 await self.app(scope, receive, send_observed)
             finally:
-                route = str(scope.get(ROUTE_KEY, UNMATCHED))
+                route = _route(scope, root_path)
                 if span is not None:
                     span.update_name(f"{method} {route}")
                     span.set_attribute("http.route", route)
@@ -92,6 +93,15 @@ class TelemetryMiddleware:
                 code = str(status)
                 self.metrics.requests.labels(method, route, code).inc()
                 self.metrics.seconds.labels(method, route, code).observe(time.perf_counter() - started)
+
+
+def _route(scope: Scope, root_path: str) -> str:
+    """The route label: the template of the GoRoute that matched, `<mount>/{path}` for a mounted app (the
+    dashboard's static files: a Mount extends root_path), else UNMATCHED."""
+    if ROUTE_KEY in scope:
+        return str(scope[ROUTE_KEY])
+    mounted = str(scope.get("root_path", ""))[len(root_path) :]
+    return f"{mounted}/{{path}}" if mounted else UNMATCHED
 
 
 def routes(gateway: Gateway, registry: CollectorRegistry) -> list[GoRoute]:

@@ -248,6 +248,8 @@ async def test_every_process_counts_its_work_on_its_metrics_endpoint(
         await wait_done(s, "ObsMetrics")
         missing = await s.http.get("/scene/999999")
         assert missing.status_code == 404
+        assert (await s.http.get("/ui/static/dashboard.js")).status_code == 200
+        assert (await s.http.get("/no/such/path")).status_code == 404
         after = {name: await scrape(url) for name, url in s.metrics_urls().items()}
 
     def moved(process: str, name: str, **labels: str) -> float:
@@ -258,6 +260,10 @@ async def test_every_process_counts_its_work_on_its_metrics_endpoint(
     assert moved("gateway", "geocube_http_requests_total", method="GET", route="/scene/{scene}", code="404") == 1
     assert moved("gateway", "geocube_http_request_duration_seconds_count", route="/aoi/{aoi}/scene") == 1
     assert not any("/aoi/ObsMetrics" in dict(labels).get("route", "") for _, labels in after["gateway"])
+    # A mounted app (the dashboard's files) by its mount; unknown paths under one label, never the path.
+    assert moved("gateway", "geocube_http_requests_total", route="/ui/static/{path}", code="200") == 1
+    assert moved("gateway", "geocube_http_requests_total", route="unmatched", code="404") == 1
+    assert not any("/no/such" in dict(labels).get("route", "") for _, labels in after["gateway"])
 
     # Catalogue: RPCs by method and code, leases, results; the queue is empty again once all is DONE.
     assert moved("catalogue", "grpc_server_handled_total", grpc_service="ingester.v1.Tasks",
