@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, rpc, telemetry
-from gateway.routes import catalog, control, dashboard, monitoring, registry
+from gateway.routes import catalog, control, dashboard, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import PREFIX, GatewaySettings
 from services.runtime.auth import ClientSecurity
@@ -49,6 +49,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
                 *dashboard.routes(gateway),
+                *stac.routes(gateway),
                 *telemetry.routes(gateway, metrics_registry),
             ]
         )

@@ -26,6 +26,9 @@ class GatewaySettings(CatalogueClientSettings):
     rpc_timeout_seconds: float = 30.0
     # Deadline of the catalogue calls that may query external catalogues (search, tiling, ingestion).
     catalogue_timeout_seconds: float = 600.0
+    # Public root URL of the gateway behind a proxy (e.g. https://example.org/ingester); empty: the links of
+    # the STAC API are built from the request's own URL.
+    public_url: str = ""
     log_level: str = "INFO"
     log_json: bool = False
 

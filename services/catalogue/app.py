@@ -39,6 +39,8 @@ from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
 from services.runtime import metrics as runtime_metrics
 from services.runtime.auth import ServerSecurity
+from services.geocube.client import GeocubeClient
+from services.geocube.records import GeocubeRecords
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
@@ -59,6 +61,7 @@ class CatalogueApp:
     pool: AsyncConnectionPool[Any]
     notifier: TaskNotifier
     archive: LocalArchive | None
+    geocube: GeocubeClient | None = None
     metrics: runtime_metrics.MetricsServer | None = None
 
     @property
@@ -76,6 +79,8 @@ class CatalogueApp:
             await asyncio.to_thread(self.metrics.stop)
         await self.notifier.stop()
         await self.pool.close()
+        if self.geocube is not None:
+            await self.geocube.close()
 
 
 def build_sources(
@@ -103,6 +108,7 @@ def database_errors(exc: Exception) -> IngesterError | None:
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
     ObjectStoreConfig.from_settings(settings).check(PREFIX)
+    settings.check_geocube(PREFIX)
     if not settings.database_dsn:
         raise InvalidArgument(
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
@@ -140,7 +146,10 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             allowed_origins=tuple(origin_of(o.rstrip("/")) for o in settings.annotations_allowed_origins),
         ),
     )
-    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler), notifier)
+    # With a Geocube server, layers and records are its own (the reference's only mode); else the registry.
+    geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
+    records = GeocubeRecords(geocube) if geocube is not None else None
+    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier)
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
@@ -162,6 +171,8 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         await server.stop(0)
         await notifier.stop()
         await pool.close()
+        if geocube is not None:
+            await geocube.close()
         raise
     logger.info("catalogue listening on port %s", server.port)
-    return CatalogueApp(server, pool, notifier, archive, metrics_server)
+    return CatalogueApp(server, pool, notifier, archive, geocube, metrics_server)

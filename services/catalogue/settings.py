@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from services.runtime.auth import ServerSecuritySettings
+from services.geocube.settings import GeocubeSettings
 from services.storage.config import ObjectStoreSettings
 
 PREFIX = "GEOCUBE_CATALOGUE_"
 
 
 @dataclasses.dataclass(frozen=True)
-class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings):
+class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSettings):
     # (Tokens and TLS of the gRPC server: the fields of ServerSecuritySettings, services/runtime/auth.py.)
     # PostgreSQL connection string. Empty: the command-line tool starts an embedded PostgreSQL; the
     # standard PG* variables are honoured by libpq for any part the DSN leaves out.
@@ -56,6 +57,7 @@ class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings):
     # Bearer token sent to the http(s):// annotation places above (configured or allowed); never logged.
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
     # (Object stores holding annotations: the fields of ObjectStoreSettings, see docs/storage.md.)
+    # (Layers and records in a Geocube server: the fields of GeocubeSettings, see docs/geocube.md.)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

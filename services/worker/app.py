@@ -7,7 +7,7 @@ import logging
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from prometheus_client import CollectorRegistry
@@ -35,8 +35,10 @@ class WorkerApp:
         board: StatusBoard,
         channel: grpc.aio.Channel,
         owned_workdir: pathlib.Path | None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
         metrics_server: runtime_metrics.MetricsServer | None = None,
     ):
+        self._on_stop = on_stop
         self.metrics_server = metrics_server
         self._server = server
         self._loop = loop
@@ -68,6 +70,8 @@ class WorkerApp:
         if self.metrics_server is not None:
             await asyncio.to_thread(self.metrics_server.stop)
         await self._channel.close()
+        if self._on_stop is not None:
+            await self._on_stop()
         if self._owned_workdir is not None:
             await asyncio.to_thread(shutil.rmtree, self._owned_workdir, True)
         logger.info("worker %s stopped", self._board.worker_id)
@@ -80,10 +84,12 @@ async def start_worker(
     make_handler: Callable[[grpc.aio.Channel], Handler],
     register_status: StatusRegistrar,
     service_name: str,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> WorkerApp:
     """Checks the settings, connects to the catalogue, serves GetStatus and starts leasing.
 
-    `make_handler` receives the catalogue channel (the processor also indexes through it)."""
+    `make_handler` receives the catalogue channel (the processor also indexes through it); `on_stop`
+    closes what the handler opened besides (the processor's Geocube channel), after the last task."""
     settings.check()
     worker_id = settings.resolved_worker_id()
     owned_workdir = None
@@ -119,6 +125,8 @@ async def start_worker(
         if server is not None:
             await server.stop(0)
         await channel.close()
+        if on_stop is not None:
+            await on_stop()
         if owned_workdir is not None:
             shutil.rmtree(owned_workdir, ignore_errors=True)
         raise
@@ -140,4 +148,4 @@ async def start_worker(
         workdir,
         extra={"worker_id": worker_id},
     )
-    return WorkerApp(server, loop, board, channel, owned_workdir, metrics_server)
+    return WorkerApp(server, loop, board, channel, owned_workdir, on_stop, metrics_server)
