@@ -31,8 +31,7 @@ import grpc
 
 from protos.ingester.v1 import tasks_pb2, tasks_pb2_grpc
 from services.domain.models import Status
-from services.runtime import logs, tracing
-from services.worker import convert
+from services.worker import convert, telemetry
 from services.worker.metrics import WorkerMetrics
 from services.worker.outcome import Outcome, outcome_for_error
 from services.worker.status import CurrentTask, StatusBoard
@@ -219,26 +218,7 @@ class LeaseLoop:
         """Runs and reports `task` in its own log context and span (a child of the trace that created
         the task); returns the next task the report claimed, if any."""
         current = describe_task(task, dt.datetime.now(dt.UTC))
-        context = {
-            "request_id": task.request_id,
-            "aoi": current.aoi,
-            "scene_id": current.scene_id,
-            "tile_id": current.tile_id or None,
-            "task_id": task.task_id,
-            "worker_id": self._config.worker_id,
-        }
-        kind = "download" if task.WhichOneof("job") == "download" else "process"
-        attributes = {
-            "geocube.task_id": task.task_id,
-            "geocube.aoi": current.aoi,
-            "geocube.scene_id": current.scene_id,
-            "geocube.attempt": task.attempt,
-        }
-        if current.tile_id:
-            attributes["geocube.tile_id"] = current.tile_id
-        if task.request_id:
-            attributes["geocube.request_id"] = task.request_id
-        with logs.bind(**context), tracing.task_span(f"task {kind}", task.traceparent, attributes):
+        with telemetry.task_context(task, current, self._config.worker_id):
             return await self._run_in_context(task, current)
 
     async def _run_in_context(self, task: tasks_pb2.Task, current: CurrentTask) -> tasks_pb2.Task | None:
