@@ -184,6 +184,12 @@ def _page(
     return _json(body, media_type=GEOJSON)
 
 
+def _self_url(call: Call, url: str) -> str:
+    """`url` with the request's query: the request's own URL as the client (behind a proxy) knows it."""
+    query = call.request.url.query
+    return f"{url}?{query}" if query else url
+
+
 def _next_get(call: Call, url: str, token: str) -> dict[str, Any] | None:
     if not token:
         return None
@@ -196,7 +202,7 @@ async def search_get(call: Call) -> Response:
     request = stac_search.request_from_query(call.request.query_params)
     answer = await _search(call, request)
     url = f"{_base(call)}/search"
-    return _page(call, answer, str(call.request.url), _next_get(call, url, answer.next_token))
+    return _page(call, answer, _self_url(call, url), _next_get(call, url, answer.next_token))
 
 
 async def search_post(call: Call) -> Response:
@@ -223,7 +229,7 @@ async def collection_items(call: Call) -> Response:
         raise GatewayError(400, "collections: not a parameter of a collection's items")
     answer = await _search(call, stac_search.request_from_query(query, collection_id))
     url = f"{_base(call)}/collections/{_q(collection_id)}/items"
-    return _page(call, answer, str(call.request.url), _next_get(call, url, answer.next_token))
+    return _page(call, answer, _self_url(call, url), _next_get(call, url, answer.next_token))
 
 
 async def get_item(call: Call) -> Response:

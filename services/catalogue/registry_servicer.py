@@ -151,8 +151,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
             for i, it in enumerate(request.items)
         ]
         async with self._pool.connection() as conn, conn.transaction():
-            revision = await stac.upsert_items(conn, request.catalog_root, rows)
-        return registry_pb2.IndexItemsResponse(revision=revision)
+            revision, stored = await stac.upsert_items(conn, request.catalog_root, rows)
+        return registry_pb2.IndexItemsResponse(revision=revision, items_json=[json.dumps(i) for i in stored])
 
     async def SearchItems(
         self, request: registry_pb2.SearchItemsRequest, context: grpc.aio.ServicerContext

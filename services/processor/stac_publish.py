@@ -1,9 +1,9 @@
 """After indexing: the STAC Item of each processed tile, in the catalogue (STAC API) and on storage.
 
 Per task: build the item of every tile that got indexed files (services/stac/items.py, reading the
-local copies), write each item as its own file beside its tile's files, store the items in the
-catalogue (IndexItems, which bumps the static catalog's revision), then rebuild the shared files
-(catalog.json, the touched collections) from the catalogue's list.
+local copies), store the items in the catalogue (IndexItems: merges with an earlier item of the tile,
+bumps the static catalog's revision), write each stored item as its own file beside its tile's files,
+then rebuild the shared files (catalog.json, the touched collections) from the catalogue's list.
 
 Concurrent processors converge without a lock: a writer snapshots the catalogue (revision r), writes
 the shared files, and checks the revision again; if it moved, another task committed meanwhile and
@@ -82,36 +82,40 @@ class StacPublisher:
     async def publish(
         self, indexed: Sequence[ToIndex], storage: Storage, storage_uri: str, workdir: pathlib.Path
     ) -> list[pystac.Item]:
-        """Returns the items built (also published to an external STAC API when one is configured)."""
+        """Returns the items as stored, merged with an earlier publication of their tile (also what is
+        published to an external STAC API when one is configured)."""
         by_tile: dict[int, list[ToIndex]] = {}
         tiles: dict[int, Tile] = {}
         for entry in indexed:
             by_tile.setdefault(entry.tile.id, []).append(entry)
             tiles[entry.tile.id] = entry.tile
         request = registry_pb2.IndexItemsRequest(catalog_root=storage_uri if self._write_static else "")
-        built: list[pystac.Item] = []
+        asset_keys: list[dict[str, str]] = []
         for tile_id, entries in by_tile.items():
             tile = tiles[tile_id]
             files = [_item_file(e, workdir) for e in entries]
             item: pystac.Item = await asyncio.to_thread(items.build_tile_item, tile, files)
-            built.append(item)
-            key = ""
-            if self._write_static:
-                key = static.item_key(tile)
-                document = static.static_item(item, key, {e.out_file.layer: _asset_key(e) for e in entries})
-                await asyncio.to_thread(static.write_json, storage, key, document, workdir)
             request.items.add(
                 collection=item.collection_id or "",
                 id=item.id,
                 record_id=tile.scene.data.record_id if self._link_records else "",
                 item_json=_json(item),
-                catalog_key=key,
+                catalog_key=static.item_key(tile) if self._write_static else "",
             )
-        await call_with_retries(self._stub.IndexItems, request, "indexTile: STAC items", self._retry_pause)
+            asset_keys.append({e.out_file.layer: _asset_key(e) for e in entries})
+        response: registry_pb2.IndexItemsResponse = await call_with_retries(
+            self._stub.IndexItems, request, "indexTile: STAC items", self._retry_pause
+        )
+        # The items as stored: merged with an earlier publication of the same tile (its assets kept).
+        stored = [pystac.Item.from_dict(json.loads(text)) for text in response.items_json]
         if self._write_static:
+            # Item files after the commit, from the stored items: they hold the assets of earlier tasks too.
+            for sent, item, keys in zip(request.items, stored, asset_keys, strict=True):
+                document = static.static_item(item, sent.catalog_key, keys)
+                await asyncio.to_thread(static.write_json, storage, sent.catalog_key, document, workdir)
             touched = sorted({it.collection for it in request.items})
             await self.rebuild(storage, storage_uri, touched, workdir)
-        return built
+        return stored
 
     async def _collections(
         self, root: str, ids: Sequence[str], with_items: bool

@@ -58,6 +58,7 @@ class Stack:
     storage: pathlib.Path
     channel: grpc.aio.Channel
     source_ids: list[str]
+    catalogue_target: str
 
     @property
     def headers(self) -> dict[str, str]:
@@ -110,7 +111,7 @@ async def stack(
             )
             gateway = await asyncio.wait_for(serve(settings), TIMEOUT)
             try:
-                yield Stack(gateway.url, tmp / "storage", channel, source_ids)
+                yield Stack(gateway.url, tmp / "storage", channel, source_ids, catalogue.target)
             finally:
                 await asyncio.wait_for(gateway.stop(), TIMEOUT)
 
@@ -217,6 +218,13 @@ async def test_stac_api_errors_are_clear(stack: Stack) -> None:
     assert bad.status_code == 400 and "limit" in bad.json()["description"]
     bad = await _get(stack, "/stac/search", params={"colections": AOI})
     assert bad.status_code == 400 and "colections" in bad.json()["description"]
+    # Refused by the catalogue (INVALID_ARGUMENT through the error table), still a 400 naming the field.
+    bad = await _get(stack, "/stac/search", params={"bbox": "10,0,5,1"})
+    assert bad.status_code == 400 and "bbox" in bad.json()["description"]
+    bad = await _get(
+        stack, "/stac/search", params={"intersects": '{"type": "Polygon", "coordinates": [[1]]}'}
+    )
+    assert bad.status_code == 400 and "intersects" in bad.json()["description"]
     missing = await _get(stack, "/stac/collections/NoSuchAoi")
     assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
     missing = await _get(stack, f"/stac/collections/{AOI}/items/nope")
@@ -224,3 +232,26 @@ async def test_stac_api_errors_are_clear(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.url, timeout=TIMEOUT) as anonymous:
         assert (await anonymous.get("/stac/search")).status_code == 403
         assert (await anonymous.get("/stac/collections")).status_code == 403
+
+
+async def test_links_follow_the_public_url_behind_a_proxy(stack: Stack) -> None:
+    public = "https://example.org/ingester"
+    settings = GatewaySettings(
+        address="127.0.0.1:0",
+        catalogue_address=stack.catalogue_target,
+        bearer_tokens=(TOKEN,),
+        public_url=public,
+    )
+    gateway = await asyncio.wait_for(serve(settings), TIMEOUT)
+    try:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=TIMEOUT, headers=stack.headers) as client:
+            landing = (await client.get("/stac")).json()
+            page = (await client.get("/stac/search", params={"limit": 1})).json()
+    finally:
+        await asyncio.wait_for(gateway.stop(), TIMEOUT)
+    assert {link["href"] for link in landing["links"]} >= {f"{public}/stac", f"{public}/stac/search"}
+    links = {link["rel"]: link["href"] for link in page["links"]}
+    assert links["self"] == f"{public}/stac/search?limit=1"
+    assert links["next"].startswith(f"{public}/stac/search?limit=1&token=")
+    (feature,) = page["features"]
+    assert feature["links"][0]["href"].startswith(f"{public}/stac/collections/{AOI}/items/")

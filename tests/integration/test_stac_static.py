@@ -165,3 +165,29 @@ async def test_a_stale_writer_rebuilds_after_a_newer_commit(
         "item-00",
         "item-02",
     ]
+
+
+async def test_a_tile_published_again_keeps_its_earlier_assets(catalogue: CatalogueApp) -> None:
+    async with grpc.aio.insecure_channel(catalogue.target) as channel:
+        stub = registry_pb2_grpc.RegistryStub(channel)
+        for layer, extension in (
+            ("B01", "https://example.org/a.json"),
+            ("B02", "https://example.org/b.json"),
+        ):
+            item = _item("Aoi0", 0)
+            item.add_asset(layer, pystac.Asset(href=f"file:///{layer}.tif", roles=["data"]))
+            item.stac_extensions = [extension]
+            request = registry_pb2.IndexItemsRequest()
+            request.items.add(
+                collection="Aoi0", id=item.id, item_json=json.dumps(item.to_dict(include_self_link=False))
+            )
+            answer = await stub.IndexItems(request, timeout=TIMEOUT)
+        stored = json.loads(answer.items_json[0])
+        assert sorted(stored["assets"]) == ["B01", "B02"]
+        assert sorted(stored["stac_extensions"]) == [
+            "https://example.org/a.json",
+            "https://example.org/b.json",
+        ]
+        found = await stub.SearchItems(registry_pb2.SearchItemsRequest(ids=["item-00"]), timeout=TIMEOUT)
+        assert [json.loads(i)["assets"].keys() for i in found.items_json] == [stored["assets"].keys()]
+        assert found.matched == 1

@@ -218,10 +218,12 @@ class IndexItemsRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[StacItem, _Mapping]]] = ..., catalog_root: _Optional[str] = ...) -> None: ...
 
 class IndexItemsResponse(_message.Message):
-    __slots__ = ("revision",)
+    __slots__ = ("revision", "items_json")
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
     revision: int
-    def __init__(self, revision: _Optional[int] = ...) -> None: ...
+    items_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, revision: _Optional[int] = ..., items_json: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchItemsRequest(_message.Message):
     __slots__ = ("collections", "ids", "bbox", "start", "end", "limit", "token", "intersects")

@@ -129,8 +129,8 @@ class RegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def IndexItems(self, request, context):
-        """STAC (docs/stac.md): stores (upserts) the STAC Items of indexed datasets, one per processed tile, and
-        bumps the revision of their static catalog. INVALID_ARGUMENT for an item that is not a STAC Item.
+        """STAC (docs/stac.md): stores (upserts, merging assets) the STAC Items of indexed datasets, one per
+        processed tile, and bumps the revision of their static catalog. INVALID_ARGUMENT for an item that is not a STAC Item.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

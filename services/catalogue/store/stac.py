@@ -56,18 +56,34 @@ def _box(bbox: BBox) -> str:
     return f"(({west},{south}),({east},{north}))"
 
 
-async def upsert_items(conn: Conn, catalog_root: str, rows: Sequence[ItemRow]) -> int:
-    """Stores the items (a redone tile replaces its item) and bumps the static catalog's revision, in the
-    caller's transaction; returns the new revision."""
+# A tile published again keeps the assets it had (a later task may index more files of the same tile,
+# e.g. of its previous tile); the new item wins for everything else, its assets for the same keys.
+_UPSERT = (
+    "INSERT INTO stac_item (collection, id, record_id, datetime, bbox, item, catalog_root, catalog_key)"
+    " VALUES (%s, %s, %s, %s, %s::box, %s, %s, %s)"
+    " ON CONFLICT (collection, id) DO UPDATE SET record_id = EXCLUDED.record_id,"
+    " datetime = EXCLUDED.datetime, bbox = EXCLUDED.bbox, catalog_root = EXCLUDED.catalog_root,"
+    " catalog_key = EXCLUDED.catalog_key, updated = now(),"
+    " item = EXCLUDED.item || jsonb_build_object("
+    "   'assets', COALESCE(stac_item.item->'assets', '{}') || COALESCE(EXCLUDED.item->'assets', '{}'),"
+    "   'stac_extensions', (SELECT COALESCE(jsonb_agg(DISTINCT e), '[]') FROM jsonb_array_elements("
+    "     COALESCE(stac_item.item->'stac_extensions', '[]') || COALESCE(EXCLUDED.item->'stac_extensions', '[]')"
+    "   ) AS e))"
+    " RETURNING item"
+)
+
+
+async def upsert_items(
+    conn: Conn, catalog_root: str, rows: Sequence[ItemRow]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Stores the items and bumps the static catalog's revision, in the caller's transaction; returns the
+    new revision and the items as stored (merged with what was there)."""
+    stored = []
     for row in rows:
         record_id = uuid.UUID(row.record_id) if row.record_id else None
         try:
-            await conn.execute(
-                "INSERT INTO stac_item (collection, id, record_id, datetime, bbox, item, catalog_root, catalog_key)"
-                " VALUES (%s, %s, %s, %s, %s::box, %s, %s, %s)"
-                " ON CONFLICT (collection, id) DO UPDATE SET record_id = EXCLUDED.record_id,"
-                " datetime = EXCLUDED.datetime, bbox = EXCLUDED.bbox, item = EXCLUDED.item,"
-                " catalog_root = EXCLUDED.catalog_root, catalog_key = EXCLUDED.catalog_key, updated = now()",
+            cur = await conn.execute(
+                _UPSERT,
                 (
                     row.collection,
                     row.id,
@@ -81,19 +97,23 @@ async def upsert_items(conn: Conn, catalog_root: str, rows: Sequence[ItemRow]) -
             )
         except psycopg.errors.ForeignKeyViolation:
             raise NotFound(f"item {row.id}: unknown record {row.record_id}") from None
+        found = await cur.fetchone()
+        assert found is not None
+        stored.append(found[0])
     # The row lock taken here also orders concurrent writers of one catalog: revisions never repeat.
     cur = await conn.execute(
         "INSERT INTO stac_catalog (root, revision) VALUES (%s, 1)"
         " ON CONFLICT (root) DO UPDATE SET revision = stac_catalog.revision + 1 RETURNING revision",
         (catalog_root,),
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
+    revision = await cur.fetchone()
+    assert revision is not None
+    return int(revision[0]), stored
 
 
 def _where(search: Search) -> tuple[str, list[Any]]:
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     if search.collections:
         clauses.append("collection = ANY(%s)")
         params.append(list(search.collections))
@@ -112,27 +132,41 @@ def _where(search: Search) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
+# PostgreSQL keeps no statistics on `box` columns and guesses 0.5% for `&&`, so with a LIMIT it walks the
+# (datetime, collection, id) index and filters: right when the box holds many items, a scan of the whole
+# table when it holds few. Below this many matches the page is taken from the GiST index and sorted.
+_FEW_MATCHES = 5000
+
+
+async def _count(conn: Conn, where: str, params: list[Any]) -> int:
+    cur = await conn.execute(f"SELECT count(*) FROM stac_item WHERE {where}", params)
+    total = await cur.fetchone()
+    assert total is not None
+    return int(total[0])
+
+
 async def search_items(
     conn: Conn, search: Search, count: bool = True
 ) -> tuple[list[dict[str, Any]], bool, int]:
     """One page of items in (datetime, collection, id) order, whether more follow, and the match count
-    (-1 when not `count`)."""
+    (-1 when not `count`; a bbox search always counts: it chooses the plan)."""
     where, params = _where(search)
+    total = await _count(conn, where, params) if count or search.bbox is not None else -1
     page_where, page_params = where, list(params)
     if search.after is not None:
         page_where += " AND (datetime, collection, id) > (%s, %s, %s)"
         page_params.extend(search.after)
-    cur = await conn.execute(
-        f"SELECT item FROM stac_item WHERE {page_where} ORDER BY datetime, collection, id LIMIT %s",
-        [*page_params, search.limit + 1],
-    )
+    if search.bbox is not None and total < _FEW_MATCHES:
+        # MATERIALIZED keeps the planner from folding the GiST selection back into the ordered scan.
+        query = (
+            f"WITH hits AS MATERIALIZED (SELECT item, datetime, collection, id FROM stac_item WHERE {page_where})"
+            " SELECT item FROM hits ORDER BY datetime, collection, id LIMIT %s"
+        )
+    else:
+        query = f"SELECT item FROM stac_item WHERE {page_where} ORDER BY datetime, collection, id LIMIT %s"
+    cur = await conn.execute(query, [*page_params, search.limit + 1])
     items = [r[0] for r in await cur.fetchall()]
-    if not count:
-        return items[: search.limit], len(items) > search.limit, -1
-    cur = await conn.execute(f"SELECT count(*) FROM stac_item WHERE {where}", params)
-    count = await cur.fetchone()
-    assert count is not None
-    return items[: search.limit], len(items) > search.limit, int(count[0])
+    return items[: search.limit], len(items) > search.limit, total if count else -1
 
 
 async def list_collections(
@@ -161,5 +195,5 @@ async def list_collections(
         for r in await cur.fetchall():
             by_id[r[0]].items.append((r[1], r[2]))
     cur = await conn.execute("SELECT revision FROM stac_catalog WHERE root = %s", (catalog_root,))
-    revision = await cur.fetchone()
-    return summaries, int(revision[0]) if revision else 0
+    current = await cur.fetchone()
+    return summaries, int(current[0]) if current else 0
