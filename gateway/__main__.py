@@ -8,7 +8,7 @@ import sys
 
 from gateway.app import serve
 from gateway.settings import PREFIX, GatewaySettings
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.auth import ClientSecurity
 from services.runtime.errors import IngesterError
 from services.runtime.settings import from_env
@@ -34,7 +34,14 @@ def main() -> None:
         print(f"gateway: {exc}", file=sys.stderr)
         sys.exit(2)
     logs.configure(settings.log_level, settings.log_json)
-    asyncio.run(_run(settings))
+    try:
+        tracing.configure("geocube-gateway")
+        asyncio.run(_run(settings))
+    except IngesterError as exc:  # an unusable OTEL_* setting
+        print(f"gateway: {exc}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

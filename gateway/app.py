@@ -16,10 +16,11 @@ from typing import Any
 
 import grpc
 import uvicorn
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway import middleware, rpc
+from gateway import middleware, rpc, telemetry
 from gateway.routes import catalog, control, dashboard, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import PREFIX, GatewaySettings
@@ -33,6 +34,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
     on first use and closed at shutdown."""
     security = ClientSecurity.for_catalogue(settings, PREFIX)
     gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel, security))
+    metrics_registry = CollectorRegistry()  # this application's own: several may run in one process
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -48,10 +50,12 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *registry.routes(gateway),
                 *dashboard.routes(gateway),
                 *stac.routes(gateway),
+                *telemetry.routes(gateway, metrics_registry),
             ]
         )
         + [dashboard.static_mount()],
         middleware=[
+            Middleware(telemetry.TelemetryMiddleware, metrics=telemetry.HttpMetrics(metrics_registry)),
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),
             Middleware(middleware.CleanPathMiddleware),

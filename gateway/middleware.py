@@ -9,9 +9,12 @@ import time
 import urllib.parse
 import uuid
 
+from opentelemetry import trace
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.runtime import logs
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +28,8 @@ def request_id(scope: Scope) -> str:
 
 
 class RequestIdMiddleware:
-    """Gives every request an id (the client's X-Request-Id when it is sane), echoes it in the response
-    and logs one line per request."""
+    """Gives every request an id (the client's X-Request-Id when it is sane), echoes it in the response,
+    binds it to the log context (services/runtime/logs.py) and logs one line per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,17 +51,19 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            logger.info(
-                "%s %s -> %d (%.1f ms)",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-                extra={"request_id": rid},
-            )
+        trace.get_current_span().set_attribute("geocube.request_id", rid)
+        # Bound for the whole request: every log line, and the metadata of every catalogue call.
+        with logs.bind(request_id=rid):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                logger.info(
+                    "%s %s -> %d (%.1f ms)",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )
 
 
 # Headers a preflight may always ask for (gorilla/handlers' defaults), and the ones we allow on top:

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Set in the request scope when a route matches: its template, the route label of the metrics.
+ROUTE_KEY = "gateway.route"
+
 
 @dataclasses.dataclass
 class Gateway:
@@ -93,7 +96,7 @@ class GoRoute(BaseRoute):
         if found is None:
             return Match.NONE, {}
         params = {key: self.param_convertors[key].convert(value) for key, value in found.groupdict().items()}
-        child = {"path_params": {**scope.get("path_params", {}), **params}}
+        child = {"path_params": {**scope.get("path_params", {}), **params}, ROUTE_KEY: self.path}
         return (Match.FULL if scope["method"] in self.handlers else Match.PARTIAL), child
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:

@@ -1,7 +1,8 @@
 """The gateway's gRPC client of the catalogue process (Catalogue, Workflow and Registry services).
 
-Every call carries a deadline and the request id (metadata `x-request-id`); a gRPC error becomes a
-GatewayError through the one error table (body = the status details).
+Every call carries a deadline, the request id (metadata `x-request-id`) and the trace context
+(`traceparent`); a gRPC error becomes a GatewayError through the one error table (body = the status
+details).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import grpc
 
 from gateway.errors import GatewayError
 from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, workflow_pb2_grpc
+from services.runtime import tracing
 from services.runtime.auth import ClientSecurity
 from services.runtime.channels import catalogue_channel
 from services.runtime.errors import http_status
@@ -78,7 +80,9 @@ async def call(
     """Runs one unary call. A status in `empty` answers its HTTP status with an empty body (the
     reference answers an empty 404 for unknown scenes and tiles, an empty 409 for an existing AOI)."""
     try:
-        return await method(request, timeout=timeout, metadata=(("x-request-id", request_id),))
+        # The request id and the trace context: the channel may be one made without our interceptor.
+        metadata = tracing.outgoing_metadata([(tracing.REQUEST_ID_KEY, request_id)])
+        return await method(request, timeout=timeout, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         code = exc.code()
         details = exc.details() or code.name

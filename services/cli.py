@@ -9,7 +9,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.errors import IngesterError
 
 _DESCRIPTION = """\
@@ -158,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("demo", "up"):
         logs.configure(args.log_level)
         try:
+            tracing.configure("geocube-ingester")  # the in-process catalogue and gateway (OTEL_* variables)
             if args.command == "demo":
                 from services.stack import demo
 

@@ -9,13 +9,14 @@ import psycopg
 
 from services.catalogue import app
 from services.catalogue.settings import PREFIX, CatalogueSettings
-from services.runtime import logs, server, settings
+from services.runtime import logs, server, settings, tracing
 from services.runtime.errors import IngesterError
 
 
 async def _main() -> None:
     config = settings.from_env(CatalogueSettings, PREFIX)
     logs.configure(config.log_level, config.log_json)
+    tracing.configure("geocube-catalogue")
     running = await app.start(config)
     await server.wait_for_stop_signal()
     await running.stop(grace=10.0)
@@ -30,6 +31,8 @@ def main() -> None:
     except psycopg.OperationalError as exc:
         print(f"catalogue: cannot reach PostgreSQL ({PREFIX}DATABASE_DSN): {exc}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        tracing.shutdown()
 
 
 if __name__ == "__main__":

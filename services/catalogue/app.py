@@ -3,12 +3,14 @@ gRPC servers. `start()` is used by `python -m services.catalogue`, the CLI and t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import pathlib
 from typing import Any
 
 import psycopg
+from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import (
@@ -21,7 +23,7 @@ from protos.ingester.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from services.catalogue import migrations, tiling
+from services.catalogue import metrics, migrations, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
@@ -36,6 +38,7 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
+from services.runtime import metrics as runtime_metrics
 from services.runtime.auth import ServerSecurity
 from services.geocube.client import GeocubeClient
 from services.geocube.records import GeocubeRecords
@@ -60,6 +63,7 @@ class CatalogueApp:
     notifier: TaskNotifier
     archive: LocalArchive | None
     geocube: GeocubeClient | None = None
+    metrics: runtime_metrics.MetricsServer | None = None
 
     @property
     def port(self) -> int:
@@ -72,6 +76,8 @@ class CatalogueApp:
     async def stop(self, grace: float = 2.0) -> None:
         self.notifier.close()  # long-polls answer now, not at the end of the grace period
         await self.server.stop(grace)
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.stop)
         await self.notifier.stop()
         await self.pool.close()
         if self.geocube is not None:
@@ -129,7 +135,11 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     await pool.open(wait=True, timeout=30)
     notifier = TaskNotifier(settings.database_dsn)
     await notifier.start()
-    queue = TaskQueue(pool, notifier, settings.lease_seconds, settings.max_attempts)
+    registry = CollectorRegistry()
+    registry.register(metrics.QueueCollector(pool, asyncio.get_running_loop()))
+    queue = TaskQueue(
+        pool, notifier, settings.lease_seconds, settings.max_attempts, metrics.QueueMetrics(registry)
+    )
     inventory = SceneInventory(sources)
     tiler = tiling.Tiler(
         settings.annotations_urls,
@@ -152,7 +162,21 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
     server = await start_server(
-        settings.address, [register], SERVICE_NAMES, translate=database_errors, security=security
+        settings.address,
+        [register],
+        SERVICE_NAMES,
+        translate=database_errors,
+        security=security,
+        registry=registry,
     )
+    try:
+        metrics_server = runtime_metrics.serve(PREFIX + "METRICS_ADDRESS", settings.metrics_address, registry)
+    except BaseException:  # a busy metrics port: stop what started, report the setting
+        await server.stop(0)
+        await notifier.stop()
+        await pool.close()
+        if geocube is not None:
+            await geocube.close()
+        raise
     logger.info("catalogue listening on port %s", server.port)
-    return CatalogueApp(server, pool, notifier, archive, geocube)
+    return CatalogueApp(server, pool, notifier, archive, geocube, metrics_server)

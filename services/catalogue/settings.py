@@ -64,5 +64,7 @@ class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSett
     max_attempts: int = 5
     # Database connection pool size.
     pool_size: int = 10
+    # Prometheus metrics HTTP server (host:port, e.g. 0.0.0.0:9101; port 0 picks one). Empty: none.
+    metrics_address: str = ""
     log_level: str = "INFO"
     log_json: bool = False

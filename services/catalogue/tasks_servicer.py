@@ -24,7 +24,11 @@ _CLAIM_MARGIN = 2.0  # seconds of the report's deadline a claim of the next task
 
 def lease_to_proto(lease: Lease) -> tasks_pb2.Task:
     task = tasks_pb2.Task(
-        task_id=lease.task.id, lease_token=str(lease.task.lease_token), attempt=lease.task.attempts
+        task_id=lease.task.id,
+        lease_token=str(lease.task.lease_token),
+        attempt=lease.task.attempts,
+        traceparent=lease.task.traceparent,
+        request_id=lease.task.request_id,
     )
     task.lease_expires.FromDatetime(lease.task.lease_expires)
     if lease.tile is None:

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import pathlib
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from services.downloader.providers.product import ProductRequest, Progress
 from services.downloader.settings import DownloaderSettings
 from services.graph.model import Action
 from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.tracing import tracer
 from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
 from services.storage.roots import open_scene_storage
@@ -209,15 +211,24 @@ class DownloadJob:
         for provider in self._providers:
             if context is not None:
                 context.progress(f"fetching the product via {_provider_name(provider)}")
+            name = _provider_name(provider)
+            started = time.perf_counter()
             try:
-                await _call_provider(
-                    provider,
-                    ProductRequest.from_scene(scene, on_progress=report),
-                    workdir,
-                    self._cancel_grace,
-                )
+                with tracer.start_as_current_span(f"fetch via {name}", attributes={"geocube.provider": name}):
+                    await _call_provider(
+                        provider,
+                        ProductRequest.from_scene(scene, on_progress=report),
+                        workdir,
+                        self._cancel_grace,
+                    )
+                if context is not None:
+                    await asyncio.to_thread(
+                        context.metrics.observe_download, name, time.perf_counter() - started, True, workdir
+                    )
                 return
             except Exception as exc:  # noqa: BLE001 - the next provider may succeed
+                if context is not None:
+                    context.metrics.observe_download(name, time.perf_counter() - started, False, None)
                 # Debug only: the merged errors of every provider are reported (and logged) with the job.
                 logger.debug("provider %s: %s", _provider_name(provider), exc)
                 failures.append(exc)
@@ -238,7 +249,9 @@ class DownloadJob:
             )
         except Exception as exc:
             raise _graph_error(scene.data.graph_name, exc) from exc
-        result = await graph_engine.run_graph(graph, scene.data.graph_config, [tile], workdir)
+        result = await graph_engine.run_graph(
+            graph, scene.data.graph_config, [tile], workdir, context.metrics.run_options()
+        )
         if result.error is not None:
             raise wrap(f"ProcessScene.ProcessTile[{tile.source_id}].", result.error) from result.error
         # Only `to_create` counts in a scene graph: indexing and deleting are the processor's business.

@@ -14,7 +14,10 @@ import logging
 import os
 import pathlib
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
+
+from opentelemetry import trace
 
 from services.domain.models import Tile
 from services.graph import conditions, render, snap
@@ -35,6 +38,8 @@ from services.runtime.errors import InvalidArgument
 from services.storage import naming
 
 logger = logging.getLogger(__name__)
+# The API only: spans are recorded when the process configured a tracer provider (runtime/tracing.py).
+tracer = trace.get_tracer(__name__)
 
 DEFAULT_SNAP_GPT = snap.DEFAULT_GPT
 _READ_CHUNK = 64 * 1024
@@ -54,6 +59,8 @@ __all__ = [
 class RunOptions:
     snap_gpt: pathlib.Path = DEFAULT_SNAP_GPT  # SNAP's graph processing tool (reference: env SNAPPATH)
     max_line_bytes: int = 64 * 1024  # longer output lines are clipped (they are only logged)
+    # Called after each step that ran: (graph name, step command, seconds, "ok" | "failed" | "fatal").
+    on_step: Callable[[str, str, float, str], None] | None = None
 
 
 def effective_config(graph: Graph, config: Mapping[str, str] | None, workdir: pathlib.Path) -> dict[str, str]:
@@ -280,7 +287,18 @@ async def run_graph(
                 "%s: step %s skipped (%s)", naming.tile_tag(tiles[0]), step.command, step.condition.value
             )
             continue
-        error = await _run_step(graph, step, merged, tiles, workdir, options)
+        started = time.perf_counter()
+        with tracer.start_as_current_span(
+            f"graph step {step.command}",
+            attributes={"geocube.graph": graph.name, "geocube.step": step.command},
+        ) as span:
+            error = await _run_step(graph, step, merged, tiles, workdir, options)
+            outcome = "ok" if error is None else "fatal" if error.fatal else "failed"
+            span.set_attribute("geocube.step.outcome", outcome)
+            if error is not None:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, str(error)[:200]))
+        if options.on_step is not None:
+            options.on_step(graph.name, step.command, time.perf_counter() - started, outcome)
         if error is not None:
             break
     if error is None:

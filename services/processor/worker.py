@@ -162,7 +162,9 @@ class ProcessJob:
                 raise wrap(prefix, exc) from exc
 
         context.progress(f"running {tile.data.graph_name}")
-        result = await graph_engine.run_graph(graph, tile.scene.data.graph_config, tiles, workdir)
+        result = await graph_engine.run_graph(
+            graph, tile.scene.data.graph_config, tiles, workdir, context.metrics.run_options()
+        )
         process_error = wrap(prefix, result.error) if result.error is not None else None
         if process_error is not None:
             logger.info("%s graph failed: %s", naming.tile_tag(tile), process_error.message)

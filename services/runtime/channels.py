@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from services.runtime.auth import ClientSecurity
+from services.runtime.tracing import ClientInterceptor
 
 # gRPC's own reconnection backoff grows to 2 minutes by default: after a catalogue restart a worker would
 # sit idle, and the gateway answer 503, that long. Callers already back off (the lease loop) or answer
@@ -66,12 +67,13 @@ def channel(address: str, security: ClientSecurity | None = None) -> grpc.aio.Ch
             credentials = grpc.composite_channel_credentials(
                 credentials, grpc.access_token_call_credentials(security.token)
             )
-        return grpc.aio.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
-    interceptors = (
-        [kind(security.token) for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
-        if security.token
-        else None
-    )
+        # Every call carries the trace context and the request id of the work it is made for.
+        return grpc.aio.secure_channel(
+            address, credentials, options=CHANNEL_OPTIONS, interceptors=[ClientInterceptor()]
+        )
+    interceptors: list[Any] = [ClientInterceptor()]
+    if security.token:
+        interceptors += [kind(security.token) for kind in (_UnaryUnary, _UnaryStream, _StreamUnary, _StreamStream)]
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
 
 

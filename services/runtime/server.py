@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import errors, request_checks
+from services.runtime import errors, metrics, request_checks, tracing
 from services.runtime.auth import ServerSecurity
 
 logger = logging.getLogger(__name__)
@@ -91,10 +91,19 @@ async def start_server(
     service_names: Iterable[str],
     translate: Translator | None = None,
     security: ServerSecurity | None = None,
+    registry: metrics.CollectorRegistry | None = None,
 ) -> GrpcServer:
     security = security or ServerSecurity()  # none: the loopback servers of tests and tools
-    # Request checks inside the error interceptor: undecodable or unstorable requests are INVALID_ARGUMENT.
-    interceptors = [*security.interceptors(), ErrorInterceptor(translate), request_checks.RequestChecks()]
+    # Outermost first: the trace and the metrics see every call, refused ones included, with the
+    # status the error table chose; request checks inside the error interceptor: undecodable or
+    # unstorable requests are INVALID_ARGUMENT.
+    interceptors = [
+        tracing.ServerInterceptor(),
+        *metrics.interceptors(registry),
+        *security.interceptors(),
+        ErrorInterceptor(translate),
+        request_checks.RequestChecks(),
+    ]
     server = grpc.aio.server(interceptors=interceptors)
     for register in registrars:
         register(server)

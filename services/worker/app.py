@@ -10,11 +10,14 @@ import tempfile
 from collections.abc import Awaitable, Callable
 
 import grpc
+from prometheus_client import CollectorRegistry
 
 from protos.ingester.v1 import tasks_pb2
+from services.runtime import metrics as runtime_metrics
 from services.runtime import server as runtime_server
 from services.runtime.channels import catalogue_channel
 from services.worker.lease import Handler, LeaseLoop, LoopConfig
+from services.worker.metrics import WorkerMetrics
 from services.worker.settings import WorkerSettings
 from services.worker.status import StatusBoard, WorkerState
 
@@ -33,8 +36,10 @@ class WorkerApp:
         channel: grpc.aio.Channel,
         owned_workdir: pathlib.Path | None,
         on_stop: Callable[[], Awaitable[None]] | None = None,
+        metrics_server: runtime_metrics.MetricsServer | None = None,
     ):
         self._on_stop = on_stop
+        self.metrics_server = metrics_server
         self._server = server
         self._loop = loop
         self._board = board
@@ -62,6 +67,8 @@ class WorkerApp:
         await self._server.set_serving(False)
         await self._loop.drain(grace)
         await self._server.stop(min(grace, 5.0))
+        if self.metrics_server is not None:
+            await asyncio.to_thread(self.metrics_server.stop)
         await self._channel.close()
         if self._on_stop is not None:
             await self._on_stop()
@@ -96,8 +103,12 @@ async def start_worker(
             )
         )
     board = StatusBoard(worker_id)
+    registry = CollectorRegistry()
+    kind_name = "download" if kind == tasks_pb2.TASK_KIND_DOWNLOAD else "process"
+    metrics = WorkerMetrics(registry, kind_name)
     security = settings.server_security()
     channel = catalogue_channel(settings.catalogue_address, settings.catalogue_security())
+    server = None
     try:
         handler = make_handler(channel)
         server = await runtime_server.start_server(
@@ -105,8 +116,14 @@ async def start_worker(
             [lambda grpc_server: register_status(grpc_server, board)],
             [service_name],
             security=security,
+            registry=registry,
+        )
+        metrics_server = runtime_metrics.serve(
+            settings.PREFIX + "METRICS_ADDRESS", settings.metrics_address, registry
         )
     except BaseException:
+        if server is not None:
+            await server.stop(0)
         await channel.close()
         if on_stop is not None:
             await on_stop()
@@ -120,7 +137,7 @@ async def start_worker(
         concurrency=settings.concurrency,
         lease_wait=settings.lease_wait_seconds,
     )
-    loop = LeaseLoop(channel, config, handler, board)
+    loop = LeaseLoop(channel, config, handler, board, metrics)
     loop.start()
     logger.info(
         "worker %s serving on port %d, leasing from %s (%d slot(s), workdir %s)",
@@ -131,4 +148,4 @@ async def start_worker(
         workdir,
         extra={"worker_id": worker_id},
     )
-    return WorkerApp(server, loop, board, channel, owned_workdir, on_stop)
+    return WorkerApp(server, loop, board, channel, owned_workdir, on_stop, metrics_server)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from services.runtime import logs
+from services.runtime import logs, tracing
 from services.runtime.errors import IngesterError
 from services.runtime.server import wait_for_stop_signal
 from services.runtime.settings import from_env
@@ -38,7 +38,10 @@ def main(name: str, settings_class: type[S], start: Callable[[S], Awaitable[Work
         sys.exit(2)
     logs.configure(settings.log_level, settings.log_json)
     try:
+        tracing.configure(f"geocube-{name}")
         asyncio.run(serve(settings, start))
     except IngesterError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         sys.exit(2)
+    finally:
+        tracing.shutdown()

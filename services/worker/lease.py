@@ -22,6 +22,7 @@ import logging
 import pathlib
 import random
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -30,7 +31,8 @@ import grpc
 
 from protos.ingester.v1 import tasks_pb2, tasks_pb2_grpc
 from services.domain.models import Status
-from services.worker import convert
+from services.worker import convert, telemetry
+from services.worker.metrics import WorkerMetrics
 from services.worker.outcome import Outcome, outcome_for_error
 from services.worker.status import CurrentTask, StatusBoard
 
@@ -61,6 +63,7 @@ class TaskContext:
     task: tasks_pb2.Task
     workdir: pathlib.Path
     board: StatusBoard
+    metrics: WorkerMetrics = dataclasses.field(default_factory=WorkerMetrics)
 
     def progress(self, text: str) -> None:
         """Shown by GetStatus and sent with the next heartbeat."""
@@ -84,11 +87,19 @@ def _lease_seconds(expires: tasks_pb2.Task | tasks_pb2.HeartbeatResponse) -> flo
 
 
 class LeaseLoop:
-    def __init__(self, channel: grpc.aio.Channel, config: LoopConfig, handler: Handler, board: StatusBoard):
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        config: LoopConfig,
+        handler: Handler,
+        board: StatusBoard,
+        metrics: WorkerMetrics | None = None,
+    ):
         self._stub = tasks_pb2_grpc.TasksStub(channel)
         self._config = config
         self._handler = handler
         self._board = board
+        self._metrics = metrics if metrics is not None else WorkerMetrics()
         self._stopping = asyncio.Event()
         self._slots: list[asyncio.Task[None]] = []
         self._reachable: bool | None = None  # None until the first LeaseTask answer or failure
@@ -204,13 +215,21 @@ class LeaseLoop:
     # --- running one task --------------------------------------------------------------------------
 
     async def _run(self, task: tasks_pb2.Task) -> tasks_pb2.Task | None:
-        """Runs and reports `task`; returns the next task the report claimed, if any."""
-        log_extra = {"task_id": task.task_id, "worker_id": self._config.worker_id}
+        """Runs and reports `task` in its own log context and span (a child of the trace that created
+        the task); returns the next task the report claimed, if any."""
         current = describe_task(task, dt.datetime.now(dt.UTC))
+        with telemetry.task_context(task, current, self._config.worker_id):
+            return await self._run_in_context(task, current)
+
+    async def _run_in_context(self, task: tasks_pb2.Task, current: CurrentTask) -> tasks_pb2.Task | None:
+        log_extra = {"task_id": task.task_id, "worker_id": self._config.worker_id}
         logger.info(
             "task %d leased: %s (attempt %d)", task.task_id, current.source_id, task.attempt, extra=log_extra
         )
         self._board.begin(current)
+        running = self._metrics.running.labels(self._metrics.kind or "task")
+        running.inc()
+        started = time.perf_counter()
         workdir = self._config.workdir / uuid.uuid4().hex
         try:
             try:
@@ -219,15 +238,19 @@ class LeaseLoop:
                 # The reference classes a working directory it cannot create as a transient failure.
                 outcome: Outcome | None = Outcome(Status.FAILED, f"workdir {workdir}: {exc}", temporary=True)
             else:
-                outcome = await self._work(task, TaskContext(task, workdir, self._board))
+                outcome = await self._work(task, TaskContext(task, workdir, self._board, self._metrics))
             if outcome is None:
+                self._metrics.observe_task("LOST", time.perf_counter() - started)
                 return None
             if outcome.status == Status.DONE and not outcome.temporary:
                 self._board.tasks_done += 1
             else:
                 self._board.tasks_failed += 1
+            label = "TEMPORARY" if outcome.temporary else outcome.status.value
+            self._metrics.observe_task(label, time.perf_counter() - started)
             return await self._report(task, outcome)
         finally:
+            running.dec()
             self._board.end(task.task_id)
             # Removed whatever happened (spec §8.1, §9); a thread of a cancelled job may still write here.
             await asyncio.to_thread(shutil.rmtree, workdir, True)

@@ -46,6 +46,8 @@ class WorkerSettings(ObjectStoreSettings, ServerSecuritySettings, CatalogueClien
     graph_path: tuple[str, ...] = ()
     # Name shown in leases and logs; "" = <hostname>-<pid>.
     worker_id: str = ""
+    # Prometheus metrics HTTP server (host:port, e.g. 0.0.0.0:9102; port 0 picks one). Empty: none.
+    metrics_address: str = ""
     # Long-poll bound of one LeaseTask call, seconds.
     lease_wait_seconds: float = 30.0
     # On SIGTERM: how long running tasks may take to finish before they are left to lease expiry.

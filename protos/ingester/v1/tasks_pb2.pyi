@@ -47,7 +47,7 @@ class ProcessJob(_message.Message):
     def __init__(self, tile: _Optional[_Union[_types_pb2.Tile, _Mapping]] = ..., previous: _Optional[_Union[_types_pb2.Tile, _Mapping]] = ..., reference: _Optional[_Union[_types_pb2.Tile, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_id", "lease_token", "lease_expires", "kind", "attempt", "download", "process")
+    __slots__ = ("task_id", "lease_token", "lease_expires", "kind", "attempt", "download", "process", "traceparent", "request_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     LEASE_EXPIRES_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,8 @@ class Task(_message.Message):
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     DOWNLOAD_FIELD_NUMBER: _ClassVar[int]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: int
     lease_token: str
     lease_expires: _timestamp_pb2.Timestamp
@@ -62,7 +64,9 @@ class Task(_message.Message):
     attempt: int
     download: DownloadJob
     process: ProcessJob
-    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., attempt: _Optional[int] = ..., download: _Optional[_Union[DownloadJob, _Mapping]] = ..., process: _Optional[_Union[ProcessJob, _Mapping]] = ...) -> None: ...
+    traceparent: str
+    request_id: str
+    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., lease_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., attempt: _Optional[int] = ..., download: _Optional[_Union[DownloadJob, _Mapping]] = ..., process: _Optional[_Union[ProcessJob, _Mapping]] = ..., traceparent: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class LeaseTaskResponse(_message.Message):
     __slots__ = ("task",)

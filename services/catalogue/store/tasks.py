@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from services.domain import models
+from services.runtime import logs, tracing
 
 Conn = AsyncConnection[Any]
 CHANNEL = "geocube_task"
@@ -26,13 +27,32 @@ class LeasedTask:
     lease_token: uuid.UUID
     lease_expires: dt.datetime
     attempts: int
+    # Origin of the task (schema/0010_*.sql): the trace context and request id of the call that made it.
+    traceparent: str = ""
+    request_id: str = ""
 
 
-_COLUMNS = "id, kind, scene_id, tile_id, lease_token, lease_expires, attempts"
+_COLUMNS = "id, kind, scene_id, tile_id, lease_token, lease_expires, attempts, traceparent, request_id"
 
 
 def _task(row: tuple[Any, ...]) -> LeasedTask:
-    return LeasedTask(row[0], models.TaskKind(row[1]), row[2], row[3], row[4], row[5], row[6])
+    return LeasedTask(row[0], models.TaskKind(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+
+
+def origin() -> tuple[str, str]:
+    """(traceparent, request id) of the call being served: what the tasks it creates remember."""
+    return tracing.current_traceparent(), str(logs.current().get("request_id", ""))[:128]
+
+
+async def set_origin(conn: Conn) -> None:
+    """Before SQL functions that may create tasks: their column defaults read these (transaction-local)
+    settings. Nothing to send when the call has neither."""
+    traceparent, request_id = origin()
+    if traceparent or request_id:
+        await conn.execute(
+            "SELECT set_config('geocube.traceparent', %s, true), set_config('geocube.request_id', %s, true)",
+            (traceparent, request_id),
+        )
 
 
 async def queue_download(conn: Conn, scene_id: int) -> None:
@@ -44,9 +64,9 @@ async def queue_downloads(conn: Conn, scene_ids: list[int]) -> None:
     if not scene_ids:
         return
     await conn.execute(
-        "INSERT INTO task (kind, scene_id) SELECT 'download', id FROM unnest(%s::int[]) AS id ORDER BY id"
-        " ON CONFLICT DO NOTHING",
-        (scene_ids,),
+        "INSERT INTO task (kind, scene_id, traceparent, request_id)"
+        " SELECT 'download', id, %s, %s FROM unnest(%s::int[]) AS id ORDER BY id ON CONFLICT DO NOTHING",
+        (*origin(), scene_ids),
     )
     await conn.execute("SELECT pg_notify(%s, 'download')", (CHANNEL,))
 
@@ -55,9 +75,10 @@ async def queue_process(conn: Conn, tile_ids: list[int]) -> None:
     if not tile_ids:
         return
     await conn.execute(
-        "INSERT INTO task (kind, scene_id, tile_id) SELECT 'process', t.scene_id, t.id FROM tile t"
-        " WHERE t.id = ANY(%s) ORDER BY t.id ON CONFLICT DO NOTHING",
-        (tile_ids,),
+        "INSERT INTO task (kind, scene_id, tile_id, traceparent, request_id)"
+        " SELECT 'process', t.scene_id, t.id, %s, %s FROM tile t WHERE t.id = ANY(%s) ORDER BY t.id"
+        " ON CONFLICT DO NOTHING",
+        (*origin(), tile_ids),
     )
     await conn.execute("SELECT pg_notify(%s, 'process')", (CHANNEL,))
 
@@ -153,7 +174,10 @@ async def report_done(conn: Conn, task_id: int, token: str) -> bool | None:
         token_uuid = uuid.UUID(token)
     except ValueError:
         return None
-    cur = await conn.execute("SELECT geocube_report_done(%s, %s)", (task_id, token_uuid))
+    # The reporting call's origin goes to the tasks the report releases (schema/0010_*.sql).
+    cur = await conn.execute(
+        "SELECT geocube_report_done_traced(%s, %s, %s, %s)", (task_id, token_uuid, *origin())
+    )
     row = await cur.fetchone()
     return row[0] if row else None
 

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from services.catalogue.store import codec
+from services.catalogue.store import codec, tasks
 from services.domain import models
 
 Conn = AsyncConnection[Any]
@@ -161,6 +161,7 @@ async def finish_scene(conn: Conn, scene_id: int, force: bool = False) -> bool |
     if its status refuses DONE."""
     if not _is_serial(scene_id):
         return None
+    await tasks.set_origin(conn)  # for the process tasks it creates
     cur = await conn.execute("SELECT geocube_finish_scene(%s, %s)", (scene_id, force))
     row = await cur.fetchone()
     return row[0] if row else None
@@ -224,9 +225,11 @@ async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> No
 
 
 async def finish_tile(conn: Conn, tile_id: int, force: bool = False) -> bool | None:
-    """FinishTile in one round trip (schema/0003_*.sql); None for an unknown tile, False if refused."""
+    """FinishTile in one round trip (schema/0003_*.sql; one more to set the origin of a traced call);
+    None for an unknown tile, False if refused."""
     if not _is_serial(tile_id):
         return None
+    await tasks.set_origin(conn)  # for the process tasks it creates
     cur = await conn.execute("SELECT geocube_finish_tile(%s, %s)", (tile_id, force))
     row = await cur.fetchone()
     return row[0] if row else None

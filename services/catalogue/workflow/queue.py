@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from services.catalogue.metrics import QueueMetrics
 from services.catalogue.store import tasks, workflow
 from services.catalogue.workflow import transitions
 from services.domain import models
@@ -106,12 +107,18 @@ class Lease:
 
 class TaskQueue:
     def __init__(
-        self, pool: AsyncConnectionPool[Any], notifier: TaskNotifier, lease_seconds: float, max_attempts: int
+        self,
+        pool: AsyncConnectionPool[Any],
+        notifier: TaskNotifier,
+        lease_seconds: float,
+        max_attempts: int,
+        metrics: QueueMetrics | None = None,
     ):
         self._pool = pool
         self._notifier = notifier
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self._metrics = metrics
 
     async def lease(self, kind: models.TaskKind, worker_id: str, wait: float) -> Lease | None:
         loop = asyncio.get_running_loop()
@@ -122,6 +129,8 @@ class TaskQueue:
             event = self._notifier.event(kind)  # taken before the claim: no wake-up can be missed
             lease, next_expiry = await self._try_lease(kind, worker_id)
             if lease is not None:
+                if self._metrics is not None:
+                    self._metrics.leased.labels(kind.value).inc()
                 return lease
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -157,7 +166,9 @@ class TaskQueue:
     async def _expire(self, conn: Any, task: tasks.LeasedTask) -> str:
         """Takes back an expired lease (the caller holds the AOI and task locks); says what became of it."""
         message = f"lease expired {task.attempts} time(s): the worker stopped answering"
-        logger.warning("task %s: %s", task.id, message)
+        logger.warning("task %s: %s", task.id, message, extra={"task_id": task.id})
+        if self._metrics is not None:  # counted even should the transaction roll back: an estimate
+            self._metrics.lease_expiries.labels(task.kind.value).inc()
         if task.attempts >= self.max_attempts:
             await tasks.delete(conn, task.id)
             await self._apply(conn, task, Status.FAILED, message)
@@ -190,6 +201,12 @@ class TaskQueue:
     async def report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
         if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
+        applied = await self._report(task_id, token, status, message, temporary)
+        if self._metrics is not None:
+            self._metrics.results.labels("TEMPORARY" if temporary else status.value).inc()
+        return applied
+
+    async def _report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
         if status == Status.DONE and not temporary:
             return await self._report_done(task_id, token)
         async with self._pool.connection() as conn, conn.transaction():
