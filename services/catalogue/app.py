@@ -21,7 +21,7 @@ from protos.ingester.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from services.catalogue import migrations, tiling
+from services.catalogue import db_errors, migrations, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.registry_servicer import RegistryServicer
@@ -35,7 +35,7 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
-from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
+from services.runtime.errors import IngesterError, InvalidArgument
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
 
@@ -88,10 +88,9 @@ def build_sources(
 def database_errors(exc: Exception) -> IngesterError | None:
     """A lost connection or a pool timeout (PostgreSQL restarting, failing over) is an outage, not a bug:
     UNAVAILABLE tells callers to retry (workers back off, the processor retries its indexing) where
-    INTERNAL would fail the tile for good. The driver's text may name hosts: it is only logged."""
-    if isinstance(exc, psycopg.OperationalError):
-        return Unavailable("database unavailable, retry later")
-    return None
+    INTERNAL would fail the tile for good. A value the database refuses is the caller's error, never
+    UNAVAILABLE (clients would retry forever): see db_errors."""
+    return db_errors.translate(exc)
 
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
