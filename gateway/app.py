@@ -19,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway import middleware, rpc
+from gateway import middleware, rpc, timeouts
 from gateway.routes import catalog, control, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
@@ -47,6 +47,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
             ]
         ),
         middleware=[
+            Middleware(timeouts.BodyDeadlineMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),
             Middleware(middleware.CleanPathMiddleware),
@@ -115,7 +116,7 @@ async def serve(
         log_config=None,
         access_log=False,
         server_header=False,
-        http="h11",
+        http=timeouts.header_deadline_protocol(settings.header_timeout_seconds),
         ws="none",
         lifespan="on",
         timeout_graceful_shutdown=10,

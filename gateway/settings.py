@@ -24,6 +24,10 @@ class GatewaySettings:
     rpc_timeout_seconds: float = 30.0
     # Deadline of the catalogue calls that may query external catalogues (search, tiling, ingestion).
     catalogue_timeout_seconds: float = 600.0
+    # Slow clients (docs/api.md, "Input limits"): seconds to send a complete request head (from the
+    # connection or the previous answer), and to send the whole body (from the head).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 120.0
     log_level: str = "INFO"
     log_json: bool = False
 
