@@ -51,9 +51,21 @@ _BUILT_IN = frozenset(
 _LIBRARY_PREFIXES = ("library/graph/", "library/")
 
 
+def shown(path: pathlib.Path) -> str:
+    """How a graph file is named in messages: they reach clients (task messages), which must not learn
+    the server's folders; a bundled graph as `library/<name>`, any other by its file name."""
+    if path.is_relative_to(LIBRARY_DIR):
+        return "library/" + path.relative_to(LIBRARY_DIR).as_posix()
+    return path.name
+
+
+# What messages say instead of the configured folders (the operator finds them in the settings).
+_FOLDERS = "the graph folders (GRAPH_PATH) and the bundled library"
+
+
 class _GraphFileError(InvalidArgument):
     def __init__(self, path: pathlib.Path, reason: str):
-        super().__init__("graph", f"LoadGraphFromFile[{path}]: {reason}")
+        super().__init__("graph", f"LoadGraphFromFile[{shown(path)}]: {reason}")
 
 
 def _candidates(name: str, folders: Sequence[pathlib.Path]) -> list[pathlib.Path]:
@@ -73,8 +85,7 @@ def _check_inside_graph_folders(path: pathlib.Path, graph_path: Sequence[pathlib
     for folder in [*graph_path, LIBRARY_DIR]:
         if real.is_relative_to(folder.resolve()):
             return
-    folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
-    raise InvalidArgument("graph_name", f"graph {path} is outside the graph folders ({folders})")
+    raise InvalidArgument("graph_name", f"graph {shown(path)} is outside {_FOLDERS}")
 
 
 def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib.Path:
@@ -99,8 +110,7 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
         if candidate.is_file():
             _check_inside_graph_folders(candidate, graph_path)
             return candidate
-    folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
-    raise InvalidArgument("graph_name", f"graph {name} not found in {folders}")
+    raise InvalidArgument("graph_name", f"graph {name} not found in {_FOLDERS}")
 
 
 def _condition(path: pathlib.Path, raw: Any, *, tile_only: bool) -> Condition:
@@ -288,6 +298,9 @@ def load_graph(name: str, graph_path: Sequence[pathlib.Path], retriable: bool) -
     path = resolve_graph_file(name, graph_path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        # str(exc) names the file's full path.
+        raise _GraphFileError(path, exc.strerror or type(exc).__name__) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _GraphFileError(path, str(exc)) from exc
     return parse_graph(name, path, document, graph_path, retriable)

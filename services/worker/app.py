@@ -15,6 +15,7 @@ from protos.ingester.v1 import tasks_pb2
 from services.runtime import server as runtime_server
 from services.runtime.channels import catalogue_channel
 from services.worker.lease import Handler, LeaseLoop, LoopConfig
+from services.worker.redact import Redactor
 from services.worker.settings import WorkerSettings
 from services.worker.status import StatusBoard, WorkerState
 
@@ -107,6 +108,12 @@ async def start_worker(
         workdir=workdir,
         concurrency=settings.concurrency,
         lease_wait=settings.lease_wait_seconds,
+        redact=Redactor.for_worker(
+            workdir,
+            settings.graph_folders(),
+            [settings.storage_uri, *settings.storage_allowed_uris],
+            settings.archive_folders(),
+        ),
     )
     loop = LeaseLoop(channel, config, handler, board)
     loop.start()
