@@ -24,6 +24,7 @@ from protos.ingester.v1 import (
 from services.catalogue import db_errors, migrations, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
+from services.catalogue.placement import Placement
 from services.catalogue.registry_servicer import RegistryServicer
 from services.catalogue.search import sources as scene_sources
 from services.catalogue.search.archive_source import ArchiveSource
@@ -127,13 +128,19 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             allowed_origins=tuple(origin_of(o.rstrip("/")) for o in settings.annotations_allowed_origins),
         ),
     )
-    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler), notifier)
+    placement = Placement(
+        tuple(pathlib.Path(folder) for folder in settings.graph_path),
+        tuple(root for root in (settings.storage_uri, *settings.storage_allowed_uris) if root),
+    )
+    catalogue = CatalogueServicer(
+        pool, inventory, tiler, Ingestion(pool, inventory, tiler, placement), notifier
+    )
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
         tasks_pb2_grpc.add_TasksServicer_to_server(TasksServicer(queue), server)
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
-        workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
+        workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool, placement), server)
 
     server = await start_server(settings.address, [register], SERVICE_NAMES, translate=database_errors)
     logger.info("catalogue listening on port %s", server.port)

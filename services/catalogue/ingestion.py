@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue import tiling
 from services.catalogue.bursts.inventory import IngestedTile
+from services.catalogue.placement import Placement
 from services.catalogue.search.inventory import SceneInventory, area_geometry
 from services.catalogue.store import graph, registry, workflow
 from services.catalogue.workflow import ingest
@@ -112,10 +113,17 @@ ANALYZE_AFTER_TILES = 1000
 
 
 class Ingestion:
-    def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, tiler: tiling.Tiler):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[Any],
+        inventory: SceneInventory,
+        tiler: tiling.Tiler,
+        placement: Placement | None = None,
+    ):
         self._pool = pool
         self._inventory = inventory
         self._tiler = tiler
+        self._placement = placement or Placement()
 
     async def ingest(
         self,
@@ -125,6 +133,7 @@ class Ingestion:
     ) -> tuple[int, int]:
         """Returns (scenes created, tiles of those scenes)."""
         validate_area(area)
+        self._placement.check_area(area)
         async with self._pool.connection() as conn:
             instances = await resolve_layers(conn, area)
         if tiled is None:
@@ -134,6 +143,8 @@ class Ingestion:
                 self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
             )
         todo = [s for s in tiled if s.tiles]
+        # Uploaded scenes and tiles carry their own graph names and storage URIs.
+        self._placement.check_scenes(todo)
         async with self._pool.connection() as conn, conn.transaction():
             existing = await workflow.scene_source_ids(conn, area.name)
             todo = [s for s in todo if s.source_id not in existing]

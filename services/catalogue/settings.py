@@ -54,6 +54,12 @@ class CatalogueSettings(ObjectStoreSettings):
     # Bearer token sent to the http(s):// annotation places above (configured or allowed); never logged.
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
     # (Object stores holding annotations: the fields of ObjectStoreSettings, see docs/storage.md.)
+    # The workers' GRAPH_PATH, STORAGE_URI and STORAGE_ALLOWED_URIS (comma-separated lists), mirrored so
+    # that ingestion refuses graph names and storage URIs the workers would refuse (placement.py). With
+    # no storage root set, payload storage URIs are checked by the workers only.
+    graph_path: tuple[str, ...] = ()
+    storage_uri: str = ""
+    storage_allowed_uris: tuple[str, ...] = ()
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

@@ -46,6 +46,8 @@ _BUILT_IN = frozenset(
         "SpotProcessing",
     }
 )
+# Public for the catalogue, which leaves these to the workers (they need software installed there).
+BUILT_IN = _BUILT_IN
 # Names of the reference's deployment that point into its library (e.g. the demo payloads use
 # "library/graph/ExtractS2Bands.json"): inside the bundled folder these prefixes are dropped.
 _LIBRARY_PREFIXES = ("library/graph/", "library/")
@@ -88,12 +90,9 @@ def _check_inside_graph_folders(path: pathlib.Path, graph_path: Sequence[pathlib
     raise InvalidArgument("graph_name", f"graph {shown(path)} is outside {_FOLDERS}")
 
 
-def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib.Path:
-    """The JSON file a graph name designates; raises InvalidArgument("graph_name", …) if none."""
-    if not name:
-        raise InvalidArgument("graph_name", "graph name is empty")
-    if name in _BUILT_IN:
-        raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
+def check_graph_name(name: str) -> str:
+    """The checks a name passes before any file is looked for (the catalogue applies them at ingestion
+    even without the graph folders); returns the name to look up (a file: URL decoded)."""
     name = _LIBRARY_ALIASES.get(name, name)
     scheme = urllib.parse.urlsplit(name).scheme
     if scheme == "file":
@@ -103,6 +102,17 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
     # Checked on the decoded name: `file:%2e%2e/x` must not pass as a harmless string.
     if ".." in name or "\x00" in name or "\\" in name:
         raise InvalidArgument("graph_name", f"graph name {name!r} must not contain '..', '\\' or NUL")
+    return name
+
+
+def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib.Path:
+    """The JSON file a graph name designates; raises InvalidArgument("graph_name", …) if none."""
+    if not name:
+        raise InvalidArgument("graph_name", "graph name is empty")
+    if name in _BUILT_IN:
+        raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
+    name = _LIBRARY_ALIASES.get(name, name)
+    name = check_graph_name(name)
     path = pathlib.PurePosixPath(name)
     candidates = [pathlib.Path(path)] if path.is_absolute() else _candidates(name, graph_path)
     # Every candidate, relative ones too, must resolve (symlinks included) inside the graph folders.

@@ -353,3 +353,91 @@ async def test_database_outage_is_unavailable() -> None:
     translated = db_errors.translate(caught.value)
     assert isinstance(translated, Unavailable) and str(translated) == "database unavailable, retry later"
     assert db_errors.translate(ValueError("a bug")) is None
+
+
+@pytest.fixture
+async def placed(
+    pg_dsn: str, tmp_path: pathlib.Path
+) -> AsyncIterator[tuple[pathlib.Path, httpx.AsyncClient]]:
+    """A catalogue that knows the workers' graph folder and storage root."""
+    graphs, storage = tmp_path / "graphs", tmp_path / "storage"
+    graphs.mkdir()
+    (graphs / "Mine.json").write_text('{"processing_steps": []}')
+    async with (
+        running_stack(
+            pg_dsn,
+            tmp_path,
+            graph_path=(str(graphs),),
+            storage_uri=str(storage),
+            storage_allowed_uris=("s3://ok",),
+        ) as running,
+        httpx.AsyncClient(base_url=running.url, headers=running.headers, timeout=TIMEOUT) as http,
+    ):
+        yield tmp_path, http
+
+
+def _refused_without_paths(answer: httpx.Response, field: str, root: pathlib.Path) -> None:
+    assert answer.status_code == 400, answer.text
+    assert f"{field}: " in answer.text
+    assert (
+        str(root) not in answer.text and "/geocube" not in answer.text and "site-packages" not in answer.text
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"scene_graph_name": "../../etc/passwd"}, "scene_graph_name"),
+        ({"tile_graph_name": "file:%2e%2e/%2e%2e/etc/passwd"}, "tile_graph_name"),
+        ({"tile_graph_name": "/etc/passwd"}, "tile_graph_name"),
+        ({"scene_graph_name": "gs://bucket/graph.json"}, "scene_graph_name"),
+        ({"scene_graph_name": "Nope.json"}, "scene_graph_name"),
+        ({"storage_uri": "/etc"}, "storage_uri"),
+        ({"storage_uri": "s3://other-bucket/x"}, "storage_uri"),
+    ],
+)
+async def test_ingestion_refuses_graphs_and_storage_the_workers_would_refuse(placed, fields, field) -> None:
+    root, http = placed
+    area = _area(**{"scene_graph_name": "CopyProductToStorage", "tile_graph_name": "Mine.json", **fields})
+    answer = await http.post("/catalog/aoi", files={"area": ("a.json", area)})
+    _refused_without_paths(answer, field, root)
+    assert await _aois(http) == []
+
+
+async def test_ingestion_accepts_what_the_workers_accept(placed) -> None:
+    root, http = placed
+    for fields in (
+        {"scene_graph_name": "CopyProductToStorage", "tile_graph_name": "Mine.json"},
+        {
+            "scene_graph_name": "library/graph/ExtractS2Bands.json",
+            "tile_graph_name": str(root / "graphs" / "Mine.json"),
+        },
+        {"scene_graph_name": "Pass", "tile_graph_name": "Pass", "storage_uri": str(root / "storage" / "sub")},
+        {"scene_graph_name": "Pass", "tile_graph_name": "Pass", "storage_uri": "s3://ok/prefix"},
+    ):
+        answer = await http.post("/catalog/aoi", files={"area": ("a.json", _area(**fields))})
+        assert answer.status_code == 200, (fields, answer.text)
+
+
+async def test_scene_ingestion_and_data_updates_are_checked_too(placed) -> None:
+    root, http = placed
+    assert (await http.post("/aoi/A")).status_code == 204
+    scene = {
+        "source_id": "S",
+        "data": {"graph_name": "../x.json"},
+        "tiles": {"T": {"data": {"graph_name": "Pass"}}},
+    }
+    _refused_without_paths(await http.post("/aoi/A/scene", json=scene), "data.graph_name", root)
+    scene["data"] = {"graph_name": "Pass", "storage_uri": "/tmp"}
+    _refused_without_paths(await http.post("/aoi/A/scene", json=scene), "data.storage_uri", root)
+    scene["data"] = {"graph_name": "Pass"}
+    scene["tiles"] = {"T": {"data": {"graph_name": "/etc/passwd"}}}
+    _refused_without_paths(await http.post("/aoi/A/scene", json=scene), "tiles.T.data.graph_name", root)
+    _refused_without_paths(
+        await http.put("/scene/1/data", json={"graph_name": "../x"}), "data.graph_name", root
+    )
+    _refused_without_paths(
+        await http.put("/tile/1/data", json={"graph_name": "../x"}), "data.graph_name", root
+    )
+    answer = await http.get("/aoi/A/scenes")
+    assert answer.status_code == 200 and json.loads(answer.text) == []
