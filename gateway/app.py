@@ -19,7 +19,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway import middleware, rpc, timeouts
+from gateway import middleware, openapi, rpc, timeouts
 from gateway.routes import catalog, control, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import GatewaySettings
@@ -44,6 +44,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *openapi.routes(gateway),
             ]
         ),
         middleware=[
