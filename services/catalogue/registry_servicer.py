@@ -10,6 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
 from services.catalogue.store import registry
+from services.domain import proto_convert as pc
 from services.runtime.errors import InvalidArgument
 
 _NAME = re.compile(r"^[a-zA-Z0-9\-:_]+$")
@@ -98,7 +99,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         out = registry_pb2.ListRecordsResponse()
         for r in records:
             msg = out.records.add(id=r.id, name=r.name, tags=r.tags, aoi_wkt=r.aoi_wkt)
-            msg.time.FromDatetime(r.time)
+            pc.time_to_proto(r.time, msg, "time")  # an undated record's time stays unset
         return out
 
     async def IndexDatasets(

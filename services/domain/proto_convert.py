@@ -1,7 +1,8 @@
 """Domain dataclasses <-> protobuf messages, for servicers, worker clients and their tests.
 
-Timestamps are tz-aware UTC datetimes on the domain side; an unset Timestamp is the zero time. Absent
-maps that the reference prints as `null` (graph_config, metadata) travel as unset messages.
+Timestamps are tz-aware UTC datetimes on the domain side; an unset Timestamp is the zero time, and the
+zero time travels as an unset Timestamp (never as epoch 0). Absent maps that the reference prints as
+`null` (graph_config, metadata) travel as unset messages.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ def status_from_proto(value: int) -> models.Status | None:
     return _STATUS_FROM_PROTO.get(value)
 
 
-def time_to_proto(value: dt.datetime, out: timestamp_pb2.Timestamp) -> None:
+def time_to_proto(value: dt.datetime, parent: Any, field: str) -> None:
+    """Sets `parent.<field>`, or clears it for the zero time. Takes the parent, not the Timestamp:
+    touching a sub-message (even `.Clear()` on it) marks it present, which prints as epoch 0."""
     if value == models.ZERO_TIME:
-        out.Clear()
+        parent.ClearField(field)
         return
-    out.FromDatetime(value.astimezone(dt.UTC))
+    timestamp: timestamp_pb2.Timestamp = getattr(parent, field)
+    timestamp.FromDatetime(value.astimezone(dt.UTC))
 
 
 def time_from_proto(msg: Any, field: str) -> dt.datetime:
@@ -46,9 +50,7 @@ def time_from_proto(msg: Any, field: str) -> dt.datetime:
 
 
 def scene_attrs_to_proto(attrs: models.SceneAttrs, out: types_pb2.SceneAttrs) -> None:
-    time_to_proto(attrs.date, out.date)
-    if attrs.date == models.ZERO_TIME:
-        out.ClearField("date")
+    time_to_proto(attrs.date, out, "date")
     for key, mapping in attrs.tiles.items():
         out.tiles[key].swath_id = mapping.swath_id
         out.tiles[key].tile_nr = mapping.tile_nr
@@ -97,7 +99,7 @@ def _ref_to_proto(ref: models.TileRef | None, out: types_pb2.TileRef) -> None:
     if ref is not None:
         out.SetInParent()
         out.source_id, out.scene_id = ref.source_id, ref.scene_id
-        time_to_proto(ref.date, out.date)
+        time_to_proto(ref.date, out, "date")
 
 
 def _ref_from_proto(parent: Any, field: str) -> models.TileRef | None:
@@ -115,7 +117,7 @@ def catalog_scene_to_proto(scene: models.CatalogScene) -> types_pb2.CatalogScene
         t = out.tiles.add(
             source_id=tile.source_id, scene_id=tile.scene_id, id=tile.id, anx_time=tile.anx_time, wkt=tile.wkt
         )
-        time_to_proto(tile.date, t.date)
+        time_to_proto(tile.date, t, "date")
         tile_attrs_to_proto(tile.data, t.data)
         _ref_to_proto(tile.previous, t.previous)
         _ref_to_proto(tile.reference, t.reference)

@@ -184,3 +184,38 @@ async def test_ingestion_validation_errors_are_400(stack: Stack) -> None:
     unnamed = S2_PAYLOAD.replace(b'"name":"DenmarkDemoS2"', b'"name":"bad name"')
     assert (await stack.post_form("/catalog/aoi", area=unnamed)).status_code == 400
     assert _json(await stack.http.get("/aoi/")) == []
+
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+async def test_undated_scenes_keep_the_zero_date_through_tiling_and_ingestion(stack: Stack) -> None:
+    """Issue 15: the zero date (the reference's "no date") is an unset Timestamp in every hop (gateway ->
+    catalogue -> tiling -> gateway, and through the database), never epoch 0."""
+    await _register_bands(stack)
+    searched = _json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))
+    for feature in searched["features"]:
+        feature["properties"]["data"]["date"] = ZERO_TIME
+    undated = json.dumps(searched).encode()
+
+    tiled = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=undated)
+    features = _json(tiled)["features"]
+    assert len(features) == len(stack.source_ids)
+    for feature in features:
+        props = feature["properties"]
+        assert props["data"]["date"] == ZERO_TIME
+        assert [tile["Date"] for tile in props["tiles"]] == [ZERO_TIME]
+    # An uploaded collection prints back identically (docs/compatibility.md G29).
+    again = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=tiled.content)
+    assert again.status_code == 200 and again.text == tiled.text
+
+    ingested = await stack.post_form("/catalog/aoi", area=S2_PAYLOAD, tiles=tiled.content)
+    assert ingested.status_code == 200, ingested.text
+    stored = _json(await stack.http.get("/aoi/DenmarkDemoS2/scenes"))
+    assert sorted(s["source_id"] for s in stored) == sorted(stack.source_ids)
+    assert {s["data"]["date"] for s in stored} == {ZERO_TIME}
+    tiles = _json(await stack.http.get(f"/scene/{stored[0]['id']}/tiles"))
+    assert [t["scene"]["data"]["date"] for t in tiles] == [ZERO_TIME]
+    report = await stack.http.get("/aoi/DenmarkDemoS2")
+    assert report.status_code == 200, report.text
+    assert "From: 0001-01-01\n" in report.text

@@ -4,23 +4,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from services.domain import models
 
 
 def format_time(value: dt.datetime) -> str:
-    """RFC 3339 in UTC with the fraction's trailing zeros stripped, as Go prints times."""
+    """RFC 3339 in UTC with the fraction's trailing zeros stripped, as Go prints times (the zero time is
+    `0001-01-01T00:00:00Z`, as the reference stores it)."""
     value = value.astimezone(dt.UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: glibc prints year 1 as "1", which neither PostgreSQL nor fromisoformat reads back.
+    text = value.isoformat(timespec="seconds").removesuffix("+00:00")
     if value.microsecond:
         text += ("." + f"{value.microsecond:06d}").rstrip("0")
     return text + "Z"
 
 
+# Earlier versions stored years below 1000 unpadded (`1-01-01T00:00:00Z`): still read them.
+_UNPADDED_YEAR = re.compile(r"^(\d{1,3})-")
+
+
 def parse_time(text: str | None) -> dt.datetime:
     if not text:
         return models.ZERO_TIME
+    text = _UNPADDED_YEAR.sub(lambda m: m.group(1).rjust(4, "0") + "-", text)
     value = dt.datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
