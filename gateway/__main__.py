@@ -9,6 +9,7 @@ import sys
 from gateway.app import serve
 from gateway.settings import PREFIX, GatewaySettings
 from services.runtime import logs
+from services.runtime.auth import ClientSecurity
 from services.runtime.errors import IngesterError
 from services.runtime.settings import from_env
 
@@ -28,6 +29,7 @@ def main() -> None:
     try:
         settings = from_env(GatewaySettings, PREFIX)
         settings.host_port()
+        ClientSecurity.for_catalogue(settings, PREFIX)  # unreadable token or certificate files
     except IngesterError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -20,9 +20,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, openapi, rpc, timeouts
-from gateway.routes import catalog, control, monitoring, registry
+from gateway.routes import catalog, control, dashboard, monitoring, registry
 from gateway.routing import Gateway, merge, not_found
-from gateway.settings import GatewaySettings
+from gateway.settings import PREFIX, GatewaySettings
+from services.runtime.auth import ClientSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | None = None) -> Starlette:
     """The application. Without `catalogue_channel`, a channel to `settings.catalogue_address` is opened
     on first use and closed at shutdown."""
-    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel))
+    security = ClientSecurity.for_catalogue(settings, PREFIX)
+    gateway = Gateway(settings, rpc.CatalogueClient(settings.catalogue_address, catalogue_channel, security))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -44,9 +46,11 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *control.routes(gateway),
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
+                *dashboard.routes(gateway),
                 *openapi.routes(gateway),
             ]
-        ),
+        )
+        + [dashboard.static_mount()],
         middleware=[
             Middleware(timeouts.BodyDeadlineMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(middleware.RequestIdMiddleware),

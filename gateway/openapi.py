@@ -75,7 +75,9 @@ def _empty(description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "400": _answer("Bad input: the body names the field and the reason (empty for some reference answers)."),
-    "403": _answer("Missing or unknown bearer token (a JSON string); for status changes: the status refuses it."),
+    "403": _answer(
+        "Missing or unknown bearer token (a JSON string); for status changes: the status refuses it."
+    ),
     "408": _answer("The request body was not received within `GEOCUBE_GATEWAY_BODY_TIMEOUT_SECONDS`."),
     "413": _answer("Body larger than `GEOCUBE_GATEWAY_MAX_UPLOAD_BYTES`."),
     "503": _answer("The catalogue or its database is unavailable: retry later."),
@@ -454,9 +456,29 @@ def _registry() -> dict[str, Any]:
     }
 
 
+def _dashboard() -> dict[str, Any]:
+    """The page (public HTML) and its JSON reads; its static files (`/ui/static/…`) are a file mount,
+    not operations."""
+    page = _operation("The dashboard page", {"200": _answer("HTML.", "text/html")}, public=True)
+    read = {"200": _answer("JSON.", _JSON, {"type": "object"})}
+    listed = {"200": _answer("JSON.", _JSON, {"type": "array", "items": {"type": "object"}})}
+    return {
+        "/ui": {"get": page},
+        "/ui/": {"get": page},
+        "/ui/api/aois": {"get": _operation("AOIs with their counts", listed)},
+        "/ui/api/aoi/{aoi}": {"get": _operation("One AOI's summary", read, parameters=[_AOI])},
+        "/ui/api/aoi/{aoi}/scenes": {
+            "get": _operation("One AOI's scenes and tiles", read, parameters=[_AOI])
+        },
+        "/ui/api/aoi/{aoi}/footprints": {
+            "get": _operation("One AOI's scene footprints (GeoJSON)", read, parameters=[_AOI])
+        },
+    }
+
+
 @functools.cache
 def document() -> dict[str, Any]:
-    paths = {**_monitoring(), **_catalog(), **_registry()}
+    paths = {**_monitoring(), **_catalog(), **_registry(), **_dashboard()}
     for path, operations in _control().items():
         paths.setdefault(path, {}).update(operations)
     paths[PATH] = {

@@ -14,6 +14,7 @@ import grpc
 
 from gateway.errors import GatewayError
 from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, workflow_pb2_grpc
+from services.runtime.auth import ClientSecurity
 from services.runtime.channels import catalogue_channel
 from services.runtime.errors import http_status
 
@@ -25,8 +26,11 @@ T = TypeVar("T")
 class CatalogueClient:
     """Holds the channel (created on first use, inside the serving event loop, unless one is given)."""
 
-    def __init__(self, address: str, channel: grpc.aio.Channel | None = None) -> None:
+    def __init__(
+        self, address: str, channel: grpc.aio.Channel | None = None, security: ClientSecurity | None = None
+    ) -> None:
         self._address = address
+        self._security = security
         self._channel = channel
         self._owns_channel = channel is None
         self._catalogue: catalogue_pb2_grpc.CatalogueStub | None = None
@@ -35,7 +39,7 @@ class CatalogueClient:
 
     def _ensure(self) -> grpc.aio.Channel:
         if self._channel is None:
-            self._channel = catalogue_channel(self._address)
+            self._channel = catalogue_channel(self._address, self._security)
         return self._channel
 
     @property

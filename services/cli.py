@@ -18,6 +18,7 @@ processed, indexed imagery.
 
   demo        run the whole pipeline once on a generated Sentinel-2 archive (embedded PostgreSQL)
   up          run every service on loopback in the foreground (Ctrl-C stops)
+  status      show an AOI's progress, following it live until it settles (over the gateway's HTTP API)
   catalogue   the catalogue gRPC service          (settings: GEOCUBE_CATALOGUE_* variables)
   downloader  the downloader worker               (settings: GEOCUBE_DOWNLOADER_* variables)
   processor   the processor worker                (settings: GEOCUBE_PROCESSOR_* variables)
@@ -94,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="generate N demo products when the archive is empty, and register the demo layers (0: no)",
     )
+    from services.stack import status
+
+    status.add_arguments(
+        sub.add_parser(
+            "status",
+            help="show an AOI's progress, following it live until it settles",
+            description=status.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     for name in ("catalogue", "downloader", "processor", "gateway"):
         sub.add_parser(name, help=f"run the {name} service (configured by environment variables)")
     return parser
@@ -121,8 +132,12 @@ async def _up(args: argparse.Namespace) -> None:
             async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as client:
                 await demo.register_layers(client, payload["layers"])
         (config.workdir / "token").write_text(stack.token + "\n")
+        grpc_token_file = config.workdir / "grpc-token"
+        grpc_token_file.touch(mode=0o600)
+        grpc_token_file.chmod(0o600)  # before the token is in it: readable by this user only
+        grpc_token_file.write_text(stack.grpc_token + "\n")
         print(f"gateway:   {stack.gateway_url}   (Authorization: Bearer {stack.token})", flush=True)
-        print(f"catalogue: {stack.catalogue_target} (gRPC)", flush=True)
+        print(f"catalogue: {stack.catalogue_target} (gRPC, bearer token in {grpc_token_file})", flush=True)
         print(f"archive:   {stack.archive_path}\nstorage:   {stack.storage_path}", flush=True)
         print(
             f"try: curl -F area=@{demo.PAYLOAD} -H 'Authorization: Bearer {stack.token}' {stack.gateway_url}/catalog/scenes",
@@ -151,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.command}: {exc}", file=sys.stderr)
             return 2
         return 0
+    if args.command == "status":
+        from services.stack import status
+
+        return status.run(args)
     if args.command == "catalogue":
         from services.catalogue.__main__ import main as run
     elif args.command == "downloader":

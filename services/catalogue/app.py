@@ -36,6 +36,7 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
+from services.runtime.auth import ServerSecurity
 from services.runtime.errors import IngesterError, InvalidArgument
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
@@ -101,6 +102,7 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
         )
     # Settings first: a bad source setting is reported even when the database is unreachable.
+    security = ServerSecurity.from_settings(settings, PREFIX, settings.address)
     sources, archive = build_sources(settings)
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
@@ -142,6 +144,8 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool, placement), server)
 
-    server = await start_server(settings.address, [register], SERVICE_NAMES, translate=database_errors)
+    server = await start_server(
+        settings.address, [register], SERVICE_NAMES, translate=database_errors, security=security
+    )
     logger.info("catalogue listening on port %s", server.port)
     return CatalogueApp(server, pool, notifier, archive)

@@ -145,12 +145,15 @@ class Ingestion:
         todo = [s for s in tiled if s.tiles]
         # Uploaded scenes and tiles carry their own graph names and storage URIs.
         self._placement.check_scenes(todo)
+        # Every scene, also those the AOI already has (skipped below), as the reference checks them (spec
+        # §3.5 step 4.5): a payload whose tags disagree with its scenes is refused whatever the AOI holds.
+        for scene in todo:
+            _check_record_tags(area, scene)
         async with self._pool.connection() as conn, conn.transaction():
             existing = await workflow.scene_source_ids(conn, area.name)
             todo = [s for s in todo if s.source_id not in existing]
             records = await registry.records_by_name(conn, [s.source_id for s in todo])
             for scene in todo:
-                _check_record_tags(area, scene)
                 _link_tags(scene)
                 await _attach_record(conn, scene, records.get(scene.source_id, []))
                 scene.data.instances_id = dict(instances)

@@ -76,10 +76,19 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
         if status is None and not request.temporary:
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
         next_kind = None
+        holder: str | None = None
         if request.lease_next != tasks_pb2.TASK_KIND_UNSPECIFIED:
             next_kind = _KINDS.get(request.lease_next)
             if next_kind is None:  # refused before the result is recorded, not after
                 raise InvalidArgument("lease_next", "TASK_KIND_DOWNLOAD or TASK_KIND_PROCESS")
+            # The next task goes to the worker holding the reported lease, never to a worker the request
+            # merely names (anyone could otherwise lease tasks in another worker's name).
+            holder = await self._queue.lease_holder(request.task_id, request.lease_token)
+            if holder is not None and request.worker_id and request.worker_id != holder:
+                raise InvalidArgument(
+                    "worker_id",
+                    f"task {request.task_id} is leased by another worker: lease_next claims for it only",
+                )
         applied = await self._queue.report(
             request.task_id,
             request.lease_token,
@@ -94,7 +103,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
             # worker would take its report for lost and skip its clean-up). A failed claim only means
             # the worker leases its next task the usual way.
             try:
-                lease = await self._queue.lease(next_kind, request.worker_id, 0.0)
+                lease = await self._queue.lease(next_kind, holder or request.worker_id, 0.0)
             except Exception:
                 logger.warning("task %s: claiming the next task failed", request.task_id, exc_info=True)
             else:

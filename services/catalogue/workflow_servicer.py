@@ -9,7 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
 from services.catalogue.placement import Placement
-from services.catalogue.store import graph
+from services.catalogue.store import graph, workflow
 from services.catalogue.workflow import control, ingest, transitions
 from services.domain import proto_convert as pc
 from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
@@ -72,6 +72,10 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServicer):
         scene = pc.catalog_scene_from_proto(request.scene)
         self._placement.check_scenes([scene])
         async with self._pool.connection() as conn, conn.transaction():
+            # The AOI is created by CreateAoi (POST /aoi/{aoi}) first, as the reference requires: a typo
+            # in the path must not start a new AOI (C35).
+            if await workflow.get_aoi_status(conn, request.aoi) is None:
+                raise NotFound(f"aoi {request.aoi} not found: create it first (POST /aoi/{request.aoi})")
             created = await ingest.ingest_scenes(conn, request.aoi, [scene], request.retry_count)
         if scene.source_id not in created:
             raise AlreadyExists(f"scene {scene.source_id} already exists in aoi {request.aoi}")

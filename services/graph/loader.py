@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+from services.graph import snap
 from services.graph.model import (
     N_SLOTS,
     TILE_ARG_KEYS,
@@ -109,6 +110,8 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
     """The JSON file a graph name designates; raises InvalidArgument("graph_name", …) if none."""
     if not name:
         raise InvalidArgument("graph_name", "graph name is empty")
+    if name in snap.BUILT_IN_GRAPHS and not snap.installed():
+        raise InvalidArgument("graph_name", snap.not_found(snap.DEFAULT_GPT, f"built-in graph {name}"))
     if name in _BUILT_IN:
         raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
     name = _LIBRARY_ALIASES.get(name, name)

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 
 from services.domain.models import Tile
-from services.graph import conditions, render
+from services.graph import conditions, render, snap
 from services.graph.logfilter import TEMPORARY_ERRNOS, LogFilter, exit_text
 from services.graph.model import (
     Condition,
@@ -36,7 +36,7 @@ from services.storage import naming
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SNAP_GPT = pathlib.Path("/usr/local/snap/bin/gpt")
+DEFAULT_SNAP_GPT = snap.DEFAULT_GPT
 _READ_CHUNK = 64 * 1024
 
 __all__ = [
@@ -177,8 +177,8 @@ async def _run_step(
     # Missing engines and commands are deployment problems: retrying the item cannot help.
     if step.engine is Engine.DOCKER:
         return StepError("engine docker needs a Docker engine (not configured)", fatal=True)
-    if step.engine is Engine.SNAP and not os.access(options.snap_gpt, os.X_OK):
-        return StepError(f"engine snap needs ESA SNAP's gpt at {options.snap_gpt}", fatal=True)
+    if step.engine is Engine.SNAP and not snap.installed(options.snap_gpt):
+        return StepError(snap.not_found(options.snap_gpt, f"step {step.command}"), fatal=True)
     if step.command_path is None:
         return StepError(f"Command not found: {step.command} (graph {graph.path})", fatal=True)
     label = f"{naming.tile_tag(tiles[0])} {step.engine.value} {step.command}"

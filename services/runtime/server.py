@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.runtime import errors
+from services.runtime.auth import ServerSecurity
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +90,21 @@ async def start_server(
     registrars: Iterable[Registrar],
     service_names: Iterable[str],
     translate: Translator | None = None,
+    security: ServerSecurity | None = None,
 ) -> GrpcServer:
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(translate)])
+    security = security or ServerSecurity()  # none: the loopback servers of tests and tools
+    server = grpc.aio.server(interceptors=[*security.interceptors(), ErrorInterceptor(translate)])
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(address)
+    port = security.add_port(server, address)
+    if not security.authenticates:
+        logger.warning(
+            "gRPC server on %s accepts calls without credentials (no AUTH_TOKENS, no mTLS)", address
+        )
     if port == 0:
         raise errors.Unavailable(f"cannot listen on {address}")
     await server.start()

@@ -36,6 +36,8 @@ class StackConfig:
     http_address: str = "127.0.0.1:8080"
     catalogue_address: str = "127.0.0.1:50051"
     token: str = ""
+    # The token every gRPC service accepts and every client sends ("" = a random one per start).
+    grpc_token: str = ""
     concurrency: int = 2
     worker_log_level: str = "WARNING"
 
@@ -49,6 +51,7 @@ class Stack:
     archive_path: pathlib.Path
     database_dsn: str
     token: str
+    grpc_token: str
     _stoppers: list[Callable[[], Awaitable[None]]]
 
     async def stop(self) -> None:
@@ -98,6 +101,7 @@ async def start_stack(config: StackConfig) -> Stack:
         storage = pathlib.Path(config.storage_uri or workdir / "storage").resolve()
         storage.mkdir(parents=True, exist_ok=True)
         token = config.token or secrets.token_urlsafe(16)
+        grpc_token = config.grpc_token or secrets.token_urlsafe(32)
 
         # The command's options win; every other GEOCUBE_CATALOGUE_* variable (scene sources, annotation
         # places, object stores…) applies as it would to `geocube-ingester catalogue`.
@@ -112,6 +116,7 @@ async def start_stack(config: StackConfig) -> Stack:
                 storage_uri=str(storage),
                 storage_allowed_uris=_mirrored("STORAGE_ALLOWED_URIS"),
                 graph_path=_mirrored("GRAPH_PATH"),
+                auth_tokens=(grpc_token,),
             )
         )
         stoppers.append(catalogue.stop)
@@ -121,17 +126,23 @@ async def start_stack(config: StackConfig) -> Stack:
             "concurrency": str(config.concurrency),
             "workdir": str(workdir / "work"),
             "log_level": config.worker_log_level,
+            # Passed in the environment of the child, as a Kubernetes Secret's env-from would.
+            "auth_tokens": grpc_token,
+            "catalogue_token": grpc_token,
         }
         for name, extra in (("downloader", {"local_path": str(archive)}), ("processor", {})):
             worker = await WorkerProcess.start(name, {**common, **extra})
             stoppers.append(worker.stop)
         http = await gateway_app.serve(
             GatewaySettings(
-                address=config.http_address, catalogue_address=catalogue.target, bearer_tokens=(token,)
+                address=config.http_address,
+                catalogue_address=catalogue.target,
+                bearer_tokens=(token,),
+                catalogue_token=grpc_token,
             )
         )
         stoppers.append(http.stop)
-        stack = Stack(config, http.url, catalogue.target, storage, archive, dsn, token, stoppers)
+        stack = Stack(config, http.url, catalogue.target, storage, archive, dsn, token, grpc_token, stoppers)
         return stack
     finally:
         if stack is None:

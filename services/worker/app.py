@@ -91,11 +91,15 @@ async def start_worker(
             )
         )
     board = StatusBoard(worker_id)
-    channel = catalogue_channel(settings.catalogue_address)
+    security = settings.server_security()
+    channel = catalogue_channel(settings.catalogue_address, settings.catalogue_security())
     try:
         handler = make_handler(channel)
         server = await runtime_server.start_server(
-            settings.address, [lambda grpc_server: register_status(grpc_server, board)], [service_name]
+            settings.address,
+            [lambda grpc_server: register_status(grpc_server, board)],
+            [service_name],
+            security=security,
         )
     except BaseException:
         await channel.close()

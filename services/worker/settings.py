@@ -8,13 +8,21 @@ import pathlib
 import socket
 from typing import ClassVar
 
+from services.runtime.auth import (
+    CatalogueClientSettings,
+    ClientSecurity,
+    ServerSecurity,
+    ServerSecuritySettings,
+)
 from services.runtime.errors import InvalidArgument
 from services.storage import open_storage
 from services.storage.config import ObjectStoreConfig, ObjectStoreSettings
 
 
 @dataclasses.dataclass(frozen=True)
-class WorkerSettings(ObjectStoreSettings):
+class WorkerSettings(ObjectStoreSettings, ServerSecuritySettings, CatalogueClientSettings):
+    # (Tokens and TLS: of the worker's own server, ServerSecuritySettings; towards the catalogue,
+    # CatalogueClientSettings; services/runtime/auth.py.)
     PREFIX: ClassVar[str] = "GEOCUBE_WORKER_"
 
     # gRPC address (host:port) of the catalogue, which serves the Tasks and Registry services. Required.
@@ -70,6 +78,14 @@ class WorkerSettings(ObjectStoreSettings):
             raise InvalidArgument(self.PREFIX + "CONCURRENCY", f"must be at least 1, got {self.concurrency}")
         if self.lease_wait_seconds < 0:
             raise InvalidArgument(self.PREFIX + "LEASE_WAIT_SECONDS", "must not be negative")
+        self.server_security()
+        self.catalogue_security()
+
+    def server_security(self) -> ServerSecurity:
+        return ServerSecurity.from_settings(self, self.PREFIX, self.address)
+
+    def catalogue_security(self) -> ClientSecurity:
+        return ClientSecurity.for_catalogue(self, self.PREFIX)
 
     def object_store(self) -> ObjectStoreConfig:
         """The object-store settings `open_storage` takes."""

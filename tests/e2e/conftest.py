@@ -18,12 +18,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 class Service:
     """A service process whose log lines are collected; `wait_for(pattern)` blocks until one matches."""
 
-    def __init__(self, name: str, module: str, env: dict[str, str]):
+    def __init__(self, name: str, module: str, env: dict[str, str], args: tuple[str, ...] = ()):
         self.name = name
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
+            [sys.executable, "-m", module, *args], cwd=ROOT, env={**os.environ, **env},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -40,21 +40,28 @@ def test_demo_payload_through_separate_processes(services: list[Service], pg_dsn
     archive, storage = tmp_path / "archive", tmp_path / "storage"
     ids = build_demo_archive(archive, count=3, band_size=32)
     grpc_port, http_port = free_port(), free_port()
+    # The gRPC tokens as on Kubernetes: files of a mounted Secret (the catalogue's with two tokens, mid-rotation).
+    (tmp_path / "catalogue-tokens").write_text("old-grpc-token\nnew-grpc-token\n")
+    (tmp_path / "catalogue-token").write_text("new-grpc-token\n")
+    client_token = {"CATALOGUE_TOKEN_FILE": str(tmp_path / "catalogue-token")}
     catalogue = Service("catalogue", "services.catalogue", {
         "GEOCUBE_CATALOGUE_DATABASE_DSN": pg_dsn, "GEOCUBE_CATALOGUE_ADDRESS": f"127.0.0.1:{grpc_port}",
         "GEOCUBE_CATALOGUE_ARCHIVE_PATH": str(archive),
+        "GEOCUBE_CATALOGUE_AUTH_TOKENS_FILE": str(tmp_path / "catalogue-tokens"),
     })
     services.append(catalogue)
     catalogue.wait_for("catalogue listening")
     target = f"127.0.0.1:{grpc_port}"
     for name, extra in (("downloader", {"LOCAL_PATH": str(archive)}), ("processor", {})):
         env = {"CATALOGUE_ADDRESS": target, "STORAGE_URI": str(storage), "WORKDIR": str(tmp_path / name),
-               "ADDRESS": f"127.0.0.1:{free_port()}", "LOG_LEVEL": "INFO", **extra}
+               "ADDRESS": f"127.0.0.1:{free_port()}", "LOG_LEVEL": "INFO", "AUTH_TOKENS": "worker-token",
+               **client_token, **extra}
         services.append(Service(name, f"services.{name}", {f"GEOCUBE_{name.upper()}_{k}": v for k, v in env.items()}))
     processor = services[-1]
     gateway = Service("gateway", "gateway", {
         "GEOCUBE_GATEWAY_ADDRESS": f"127.0.0.1:{http_port}", "GEOCUBE_GATEWAY_CATALOGUE_ADDRESS": target,
         "GEOCUBE_GATEWAY_BEARER_TOKENS": TOKEN, "GEOCUBE_GATEWAY_LOG_LEVEL": "INFO",
+        "GEOCUBE_GATEWAY_CATALOGUE_TOKEN_FILE": client_token["CATALOGUE_TOKEN_FILE"],
     })
     services.append(gateway)
     gateway.wait_for(f"127.0.0.1:{http_port}")

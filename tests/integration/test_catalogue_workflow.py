@@ -226,13 +226,20 @@ async def test_report_claims_the_next_task(stubs) -> None:  # type: ignore[no-un
     def report(task: tasks_pb2.Task) -> tasks_pb2.ReportResultRequest:
         return tasks_pb2.ReportResultRequest(
             task_id=task.task_id, lease_token=task.lease_token, status=types_pb2.STATUS_DONE,
-            lease_next=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="chained",
+            lease_next=tasks_pb2.TASK_KIND_DOWNLOAD, worker_id="test",
         )  # fmt: skip
 
     # A report under a wrong token is refused and claims nothing (the second scene stays queued).
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stubs.tasks.ReportResult(report(tasks_pb2.Task(task_id=first.task_id, lease_token="x")), timeout=10)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # A report naming another worker than the lease holder claims nothing for it, and records nothing.
+    foreign = report(first)
+    foreign.worker_id = "somebody-else"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stubs.tasks.ReportResult(foreign, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details().startswith("worker_id: ")
     answer = await stubs.tasks.ReportResult(report(first), timeout=10)
     assert answer.applied and answer.HasField("next_task")
     second = answer.next_task
@@ -279,3 +286,73 @@ async def test_lease_loop_gives_back_a_claim_when_draining(stubs, catalogue, tmp
     task = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD, wait=0)
     # ...and is leasable at once by another worker (attempt 2: the claim counted as one).
     assert task is not None and task.download.scene.source_id == IDS[1] and task.attempt == 2
+
+
+async def _expire_leases(catalogue) -> None:  # type: ignore[no-untyped-def]
+    """The passage of time, without waiting for it: every lease ends a second ago."""
+    async with catalogue.pool.connection() as conn:
+        await conn.execute("UPDATE task SET lease_expires = now() - interval '1 second' WHERE state = 'leased'")
+
+
+@pytest.mark.parametrize("status", [types_pb2.STATUS_DONE, types_pb2.STATUS_FAILED, types_pb2.STATUS_UNSPECIFIED])
+async def test_report_after_lease_expiry_is_refused(stubs, catalogue, status: int) -> None:  # type: ignore[no-untyped-def]
+    """Past its expiry a lease reports nothing (DONE has its own SQL path, FAILED and temporary the
+    Python one): FAILED_PRECONDITION "lease expired", and the task is back in the queue for another."""
+    await _register_layers(stubs)
+    area = _area()
+    await stubs.catalogue.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area)[:1])), timeout=10
+    )
+    task = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD)
+    assert task is not None
+    await _expire_leases(catalogue)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(stubs, task, status, "late", temporary=status == types_pb2.STATUS_UNSPECIFIED)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "lease expired" in refused.value.details() and "back in the queue" in refused.value.details()
+    scene = await stubs.catalogue.GetScene(catalogue_pb2.GetSceneRequest(id=task.download.scene.id), timeout=5)
+    assert scene.status == types_pb2.STATUS_PENDING  # the late result changed nothing
+    again = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD, wait=0)
+    assert again is not None and again.task_id == task.task_id and again.attempt == 2
+    # The new holder reports normally; the old token stays refused.
+    await _report(stubs, again, types_pb2.STATUS_DONE)
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await _report(stubs, task, types_pb2.STATUS_DONE)
+    assert stale.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_report_after_the_last_lease_expiry_fails_the_item(stubs, catalogue) -> None:  # type: ignore[no-untyped-def]
+    await _register_layers(stubs)
+    area = _area()
+    await stubs.catalogue.IngestArea(
+        catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area)[:1])), timeout=10
+    )
+    for _ in range(4):  # max_attempts 5: four transient failures, then the fifth lease expires
+        task = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD)
+        assert task is not None
+        await _report(stubs, task, types_pb2.STATUS_UNSPECIFIED, "connection reset", temporary=True)
+    last = await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD)
+    assert last is not None and last.attempt == 5
+    await _expire_leases(catalogue)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(stubs, last, types_pb2.STATUS_DONE)
+    assert "lease expired" in refused.value.details() and "FAILED" in refused.value.details()
+    scene = await stubs.catalogue.GetScene(catalogue_pb2.GetSceneRequest(id=last.download.scene.id), timeout=5)
+    assert scene.status == types_pb2.STATUS_FAILED and "lease expired" in scene.message
+
+
+async def test_record_tags_are_checked_for_scenes_the_aoi_already_has(stubs) -> None:  # type: ignore[no-untyped-def]
+    await _register_layers(stubs)
+    area = _area()
+    request = catalogue_pb2.IngestAreaRequest(area=area, tiles=catalogue_pb2.SceneList(scenes=_tiled_scenes(area)))
+    assert (await stubs.catalogue.IngestArea(request, timeout=10)).scene_count == 2
+    # The same scenes again with a tag their own tags contradict: refused, not silently skipped.
+    request.area.record_tags["source"] = "elsewhere"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stubs.catalogue.IngestArea(request, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == (
+        f"record_tags: area and scene '{IDS[0]}' have different value for tag 'source': 'elsewhere' != 'test'"
+    )
+    request.area.record_tags["source"] = "test"  # agreeing tags: nothing new, no error
+    assert (await stubs.catalogue.IngestArea(request, timeout=10)).scene_count == 0

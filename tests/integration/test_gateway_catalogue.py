@@ -219,3 +219,16 @@ async def test_undated_scenes_keep_the_zero_date_through_tiling_and_ingestion(st
     report = await stack.http.get("/aoi/DenmarkDemoS2")
     assert report.status_code == 200, report.text
     assert "From: 0001-01-01\n" in report.text
+
+
+async def test_sentinel1_area_without_a_sentinel1_source_says_so(stack: Stack) -> None:
+    """The default source (the archive) holds only Sentinel-2 products: a Sentinel-1 search is refused
+    naming what is missing, instead of answering 200 with no scene."""
+    payload = json.loads(S2_PAYLOAD)
+    payload["scene_type"]["constellation"] = "sentinel1"
+    answer = await stack.post_form("/catalog/scenes", area=json.dumps(payload).encode())
+    assert answer.status_code == 400, answer.text
+    assert "no scene source is configured for sentinel1" in answer.text
+    assert "GEOCUBE_CATALOGUE_SCENE_SOURCES" in answer.text and "/archive" not in answer.text
+    # Sentinel-2 is still served by the same archive.
+    assert len(_json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))["features"]) == 4

@@ -29,6 +29,7 @@ async def http(catalogue: CatalogueApp) -> AsyncIterator[httpx.AsyncClient]:
     )
     try:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=TIMEOUT) as client:
+            assert (await client.post(f"/aoi/{AOI}")).status_code == 204  # scenes join an existing AOI
             yield client
     finally:
         await asyncio.wait_for(gateway.stop(), TIMEOUT)
@@ -91,6 +92,10 @@ async def _tile_of(http: httpx.AsyncClient, scene: int) -> int:
 
 
 async def test_ingest_scene_then_read_it(http: httpx.AsyncClient) -> None:
+    # An AOI that does not exist: 404 naming it, and it is not created (the reference: an error).
+    unknown = await http.post("/aoi/Typo/scene", content=scene_to_ingest(S1, "2022-01-04T10:34:21.5Z"))
+    assert unknown.status_code == 404 and "aoi Typo not found" in unknown.text
+    assert await _get(http, "/aoi/Typo*") == []
     scene_id = await _ingest(http, scene_to_ingest(S1, "2022-01-04T10:34:21.5Z"))
     scene = await _get(http, f"/scene/{scene_id}")
     assert scene == {

@@ -1168,3 +1168,55 @@ async def test_download_and_previous_tile_done_at_once(
         await second.stop(grace=0.5)
     await flow.drain()
     assert await flow.aoi_status() == "DONE"
+
+
+async def _no_download_left(flow: Flow) -> None:
+    """Nothing is left to lease nor leased: the scene cannot loop through lease expiries."""
+    assert await lease(flow.stubs.tasks, DOWNLOAD) is None
+    assert not flow.downloads
+
+
+@pytest.mark.parametrize("how", ["retry-aoi-force", "force-retry-then-retry"])
+async def test_failed_scene_retried_and_failing_again_ends_failed(stubs: Any, how: str) -> None:
+    """A FAILED scene (so its tiles are FAILED) retried by hand, whose download fails again: the worker's
+    FAILED report is applied — the scene ends FAILED with the new message — instead of being refused
+    ("unconsistency: tile N status FAILED") and the scene re-leased forever (issue 11)."""
+    await register_layers(stubs)
+    flow = Flow(stubs)
+    await flow.ingest(range(2))
+    assert await flow.download(0)
+    assert await flow.download(1, FAILED, "product offline")
+    assert await flow.tile_states("1A", "1B") == {"1A": ("FAILED", None, "0A"), "1B": ("FAILED", None, "0B")}
+    if how == "retry-aoi-force":
+        scenes, _, errors = await flow.retry_aoi(force=True)
+        assert scenes == 1 and not [e for e in errors if e.startswith("scene")]
+    else:
+        assert await flow.set_scene(1, RETRY, force=True)
+        assert await flow.set_scene(1, PENDING)
+    assert (await flow.scene_states())[1] == "PENDING"
+    assert await flow.take_downloads() == [1]
+    assert await flow.download(1, FAILED, "product still offline")
+    await flow.refresh()
+    assert (name(flow.scenes[1].status), flow.scenes[1].message) == ("FAILED", "product still offline")
+    assert {k: v[0] for k, v in (await flow.tile_states("1A", "1B")).items()} == {"1A": "FAILED", "1B": "FAILED"}
+    await _no_download_left(flow)
+    await flow.drain()
+    assert await flow.aoi_status() == "DONE"  # the reference's priorities: FAILED items do not count
+
+
+async def test_downloaded_scene_redownloaded_and_failing_ends_retry(stubs: Any) -> None:
+    """A DONE scene whose tiles were processed, forced back to PENDING, whose download then fails: it
+    cannot become FAILED (its tiles are past NEW), so it ends RETRY with the worker's message rather than
+    bouncing between lease expiries."""
+    await register_layers(stubs)
+    flow = Flow(stubs)
+    await flow.ingest(range(1))
+    assert await flow.download(0)
+    assert await flow.process("0A")
+    assert await flow.set_scene(0, PENDING, force=True)
+    assert await flow.download(0, FAILED, "product gone")
+    await flow.refresh()
+    assert name(flow.scenes[0].status) == "RETRY"
+    assert flow.scenes[0].message.startswith("product gone (left RETRY: unconsistency: tile ")
+    await _no_download_left(flow)
+    assert {k: v[0] for k, v in (await flow.tile_states()).items()} == {"0A": "DONE", "0B": "PENDING"}

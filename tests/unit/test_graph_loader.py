@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.graph import load_graph
+from services.graph import load_graph, snap
 from services.graph.loader import LIBRARY_DIR
 from services.graph.model import Action, ArgType, Condition, DType, Engine
 from services.runtime.errors import InvalidArgument
@@ -124,12 +124,20 @@ def test_names_cannot_climb(tmp_path: pathlib.Path, name: str) -> None:
     assert exc.value.field == "graph_name"
 
 
-@pytest.mark.parametrize(
-    "name", ["S1Preprocessing", "S1BackscatterCoherence", "PhrProcessing", "SpotPreProcessing"]
-)
+@pytest.mark.parametrize("name", ["S1Clean", "PhrProcessing", "SpotPreProcessing"])
 def test_built_in_graphs_are_not_available_yet(name: str) -> None:
     with pytest.raises(InvalidArgument, match=f"built-in graph {name} is not available yet"):
         load_graph(name, [], False)
+
+
+@pytest.mark.parametrize("name", ["S1Preprocessing", "S1BackscatterCoherence", "S1CoregExtract"])
+def test_sentinel1_built_in_graphs_say_snap_is_missing_and_what_to_install(name: str) -> None:
+    assert not snap.installed()  # this machine has no SNAP: the case the message is for
+    with pytest.raises(InvalidArgument) as missing:
+        load_graph(name, [], False)
+    assert missing.value.field == "graph_name"
+    assert missing.value.reason.startswith(f"SNAP not found: {snap.DEFAULT_GPT} (built-in graph {name} runs")
+    assert "install ESA SNAP" in missing.value.reason and "Sentinel-1 Toolbox" in missing.value.reason
 
 
 def test_unsupported_scheme() -> None:

@@ -261,7 +261,8 @@ async def test_unavailable_engines_and_commands_are_fatal(
     missing_gpt = tmp_path / "no" / "gpt"
     result = await run(snap, workdir, options=RunOptions(snap_gpt=missing_gpt))
     assert result.error is not None and result.error.fatal
-    assert result.error.message == f"engine snap needs ESA SNAP's gpt at {missing_gpt}"
+    assert result.error.message.startswith(f"SNAP not found: {missing_gpt} (step g.xml runs ESA SNAP's gpt;")
+    assert "install ESA SNAP" in result.error.message
 
     missing = graph_with(tmp_path, [{"engine": "python", "command": "python/erodeMask.py", "args": {}}])
     result = await run(missing, workdir)

@@ -33,8 +33,20 @@ GRPC_SERVICES = {"catalogue": 50051, "downloader": 50052, "processor": 50053}
 GATEWAY_PORT = 8080
 DB_SECRET = "geocube-ingester-db"
 GATEWAY_SECRET = "geocube-ingester-gateway"
+GRPC_SECRET = "geocube-ingester-grpc"
+WORKERS = {"geocube-downloader", "geocube-processor"}
 # Which Deployment may read which Secret: the database credentials reach the catalogue only.
-SECRET_READERS = {DB_SECRET: {"geocube-catalogue"}, GATEWAY_SECRET: {"geocube-gateway"}}
+SECRET_READERS = {
+    DB_SECRET: {"geocube-catalogue"},
+    GATEWAY_SECRET: {"geocube-gateway"},
+    GRPC_SECRET: {"geocube-catalogue", "geocube-gateway", *WORKERS},
+}
+# And which key of the gRPC Secret: the tokens a server accepts reach that server only.
+GRPC_KEY_READERS = {
+    "catalogue-tokens": {"geocube-catalogue"},
+    "catalogue-token": {"geocube-gateway", *WORKERS},
+    "worker-tokens": WORKERS,
+}
 IMAGE_UID = 10001
 
 Doc = dict[str, Any]
@@ -134,6 +146,23 @@ def secret_references(spec: Doc) -> Iterator[str]:
                 yield source["secret"]["name"]
     for pull in spec.get("imagePullSecrets", []):
         yield pull["name"]
+
+
+def secret_keys(spec: Doc, secret: str) -> set[str]:
+    """The keys of `secret` a pod spec can read (a volume without `items` reads them all: "*")."""
+    keys: set[str] = set()
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for item in container.get("env", []):
+            ref = item.get("valueFrom", {}).get("secretKeyRef")
+            if ref and ref["name"] == secret:
+                keys.add(ref["key"])
+        if any(source.get("secretRef", {}).get("name") == secret for source in container.get("envFrom", [])):
+            keys.add("*")
+    for volume in spec.get("volumes", []):
+        if volume.get("secret", {}).get("secretName") == secret:
+            items = volume["secret"].get("items")
+            keys |= {item["key"] for item in items} if items else {"*"}
+    return keys
 
 
 def with_containers(doc: Doc, pod_containers: list[Doc]) -> Doc:
@@ -298,6 +327,52 @@ def test_catalogue_and_gateway_get_their_secrets() -> None:
     assert GATEWAY_SECRET in set(secret_references(pod_spec(deployment("geocube-gateway"))))
 
 
+@pytest.mark.parametrize("doc", of_kind("Deployment"), ids=doc_id)
+def test_grpc_tokens_reach_only_their_readers_as_files(doc: Doc) -> None:
+    name = doc["metadata"]["name"]
+    spec = pod_spec(doc)
+    keys = secret_keys(spec, GRPC_SECRET)
+    assert keys == {key for key, readers in GRPC_KEY_READERS.items() if name in readers}, name
+    # Every *_FILE setting points at a file of a mounted volume holding that key.
+    (container,) = spec["containers"]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    files = {item["name"]: item["value"] for item in container["env"] if item["name"].endswith("TOKENS_FILE")}
+    files |= {item["name"]: item["value"] for item in container["env"] if item["name"].endswith("TOKEN_FILE")}
+    component = name.removeprefix("geocube-").upper()
+    expected = set()
+    if name in {"geocube-catalogue", *WORKERS}:
+        expected.add(f"GEOCUBE_{component}_AUTH_TOKENS_FILE")
+    if name != "geocube-catalogue":
+        expected.add(f"GEOCUBE_{component}_CATALOGUE_TOKEN_FILE")
+    assert set(files) == expected, name
+    for variable, path in files.items():
+        folder, key = path.rsplit("/", 1)
+        (mount,) = [m for m in mounts.values() if m["mountPath"] == folder]
+        assert mount.get("readOnly") is True
+        secret = volumes[mount["name"]]["secret"]
+        assert secret["secretName"] == GRPC_SECRET and key in {i["path"] for i in secret["items"]}, variable
+
+
+def _grpc_secret_values(overlay: Path | None) -> dict[str, str]:
+    (secret,) = [doc for doc in of_kind("Secret") if doc["metadata"]["name"] == GRPC_SECRET]
+    values = dict(secret["stringData"])
+    if overlay is not None:
+        for entry in _load(overlay / "kustomization.yaml")[0].get("patches", []):
+            patch = yaml.safe_load(entry["patch"]) if "patch" in entry else {}
+            if patch.get("kind") == "Secret" and patch["metadata"]["name"] == GRPC_SECRET:
+                values.update(patch["stringData"])
+    return values
+
+
+@pytest.mark.parametrize("overlay", [None, *OVERLAYS], ids=lambda path: path.name if path else "base")
+def test_clients_send_a_token_the_catalogue_accepts(overlay: Path | None) -> None:
+    values = _grpc_secret_values(overlay)
+    accepted = {line.strip() for line in values["catalogue-tokens"].splitlines() if line.strip()}
+    assert values["catalogue-token"].strip() in accepted
+    assert values["worker-tokens"].strip() not in accepted  # one token per service
+
+
 def test_secrets_are_marked_placeholders() -> None:
     secrets = of_kind("Secret")
     assert {doc["metadata"]["name"] for doc in secrets} == set(SECRET_READERS)
@@ -419,3 +494,93 @@ def test_dockerfile_matches_the_manifests() -> None:
     for doc in of_kind("Deployment"):
         for container in containers(doc):
             assert container["image"] == "geocube-ingester:latest"
+
+
+# --- network policies -----------------------------------------------------------------------------
+
+
+def _selects(selector: Doc, labels: dict[str, str]) -> bool:
+    if not set(selector) <= {"matchLabels", "matchExpressions"}:
+        raise AssertionError(f"unsupported selector {selector}")
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def _policies(overlay: Path | None) -> list[Doc]:
+    own = [doc for path in sorted(overlay.glob("*.yaml")) for doc in _load(path)] if overlay else []
+    return [doc for doc in [*base_docs(), *own] if doc["kind"] == "NetworkPolicy"]
+
+
+def _pods(overlay: Path | None) -> dict[str, Doc]:
+    own = [doc for path in sorted(overlay.glob("*.yaml")) for doc in _load(path)] if overlay else []
+    return {
+        doc["metadata"]["name"].removeprefix("geocube-"): doc
+        for doc in [*base_docs(), *own]
+        if doc.get("kind") == "Deployment"
+    }
+
+
+def allowed(overlay: Path | None, source: dict[str, str] | None, target: str, port: int) -> bool:
+    """Whether a pod labelled `source` (None: outside the namespace) may connect to `target`'s port,
+    evaluated as the API defines NetworkPolicy ingress: isolated once any policy selects the pod, then
+    allowed when one of those policies has a rule matching both the peer and the port."""
+    pods = _pods(overlay)
+    target_labels = pods[target]["spec"]["template"]["metadata"]["labels"]
+    named = {p["name"]: p["containerPort"] for c in containers(pods[target]) for p in c.get("ports", [])}
+    selecting = [
+        doc
+        for doc in _policies(overlay)
+        if "Ingress" in doc["spec"]["policyTypes"] and _selects(doc["spec"]["podSelector"], target_labels)
+    ]
+    assert selecting, f"{target} is not isolated by any policy"
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress", []):
+            ports = [named.get(p["port"], p["port"]) for p in rule.get("ports", [])]
+            if ports and port not in ports:
+                continue
+            peers = rule.get("from")
+            if not peers:
+                return True
+            for peer in peers:
+                assert set(peer) == {"podSelector"}, peer  # same-namespace pods only
+                if source is not None and _selects(peer["podSelector"], source):
+                    return True
+    return False
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "geocube-ingester", "app.kubernetes.io/component": component}
+
+
+@pytest.mark.parametrize("overlay", [None, *OVERLAYS], ids=lambda path: path.name if path else "base")
+def test_network_policies_allow_exactly_the_calls_the_services_make(overlay: Path | None) -> None:
+    deny = [d for d in _policies(overlay) if d["spec"]["podSelector"] == {} and not d["spec"].get("ingress")]
+    assert deny and deny[0]["spec"]["policyTypes"] == ["Ingress"], "no default-deny ingress policy"
+    intruder = {"app": "something-else"}
+    for client in ("gateway", "downloader", "processor"):
+        assert allowed(overlay, _labels(client), "catalogue", GRPC_SERVICES["catalogue"]), client
+    for other in ("catalogue", "postgres"):
+        assert not allowed(overlay, _labels(other), "catalogue", GRPC_SERVICES["catalogue"]), other
+    assert not allowed(overlay, intruder, "catalogue", GRPC_SERVICES["catalogue"])
+    assert not allowed(overlay, None, "catalogue", GRPC_SERVICES["catalogue"])
+    for worker in ("downloader", "processor"):
+        port = GRPC_SERVICES[worker]
+        assert allowed(overlay, _labels("catalogue"), worker, port)
+        assert allowed(overlay, _labels("gateway"), worker, port)
+        peer = "processor" if worker == "downloader" else "downloader"
+        assert not allowed(overlay, _labels(peer), worker, port)
+        assert not allowed(overlay, intruder, worker, port)
+        assert not allowed(overlay, None, worker, port)
+    assert allowed(overlay, None, "gateway", GATEWAY_PORT)  # the public entry
+    assert allowed(overlay, intruder, "gateway", GATEWAY_PORT)
+    assert not allowed(overlay, None, "gateway", 9999)
+    if "postgres" in _pods(overlay):
+        assert allowed(overlay, _labels("catalogue"), "postgres", 5432)
+        for other in ("gateway", "downloader", "processor"):
+            assert not allowed(overlay, _labels(other), "postgres", 5432), other
+        assert not allowed(overlay, intruder, "postgres", 5432)

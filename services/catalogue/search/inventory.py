@@ -99,7 +99,9 @@ class SceneInventory:
         sources = self._sources.get(constellation, [])
         if not sources:
             raise InvalidArgument(
-                "scene_type.constellation", f"no catalog is configured for '{area.constellation}'"
+                "scene_type.constellation",
+                f"no catalog is configured for '{area.constellation}': no scene source is configured for"
+                f" {constellation.value.lower()} (GEOCUBE_CATALOGUE_SCENE_SOURCES, …_ARCHIVE_PATH)",
             )
         failures = []
         for source in sources:

@@ -108,6 +108,9 @@ class LocalArchive:
             logger.info("local archive %s: %s", self.root, stats)
             return stats
 
+    def holds(self, constellation: products.Constellation) -> bool:
+        return any(p.constellation is constellation for p in self._index.products)
+
     def find(self, source_id: str) -> ArchivedProduct | None:
         return self._index.by_id.get(source_id)
 

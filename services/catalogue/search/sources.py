@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from services.catalogue.search import remote
+from services.catalogue.search.archive_source import ArchiveSource
 from services.catalogue.search.cdse_odata import SUPPORTED as CDSE_SUPPORTED
 from services.catalogue.search.cdse_odata import CdseODataSource
 from services.catalogue.search.inventory import SceneSource
@@ -117,6 +118,8 @@ def build(settings: CatalogueSettings, archive: SceneSource | None) -> dict[Cons
             made[name] = factories[name]()
         return made[name]
 
+    if isinstance(archive, ArchiveSource):
+        archive.named_for = frozenset(c for c, names in chains.items() if "archive" in names)
     result: dict[Constellation, list[SceneSource]] = {}
     for wanted in Constellation:
         if wanted is Constellation.UNKNOWN:

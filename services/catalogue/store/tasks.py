@@ -110,7 +110,8 @@ async def next_expiry(conn: Conn, kind: models.TaskKind) -> dt.datetime | None:
 
 
 async def lock_leased(conn: Conn, task_id: int, token: str) -> LeasedTask | None:
-    """The task if `token` still holds its lease (even past expiry, as long as nobody re-leased it)."""
+    """The task if `token` still holds its lease (even past expiry, as long as nobody took it back: the
+    caller checks `lease_expired`)."""
     try:
         token_uuid = uuid.UUID(token)
     except ValueError:
@@ -123,8 +124,31 @@ async def lock_leased(conn: Conn, task_id: int, token: str) -> LeasedTask | None
     return _task(row) if row else None
 
 
+async def lease_expired(conn: Conn, task_id: int) -> bool:
+    """Whether the lease of that (locked, leased) task has expired: its holder may no longer report."""
+    cur = await conn.execute("SELECT lease_expires < now() FROM task WHERE id = %s", (task_id,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def lease_holder(conn: Conn, task_id: int, token: str) -> str | None:
+    """The worker id lease `token` of that task was granted to; None when that lease is not held. A token
+    names one lease, and its worker id never changes: no lock is needed."""
+    try:
+        token_uuid = uuid.UUID(token)
+    except ValueError:
+        return None
+    cur = await conn.execute(
+        "SELECT worker_id FROM task WHERE id = %s AND lease_token = %s AND state = 'leased'",
+        (task_id, token_uuid),
+    )
+    row = await cur.fetchone()
+    return str(row[0] or "") if row else None
+
+
 async def report_done(conn: Conn, task_id: int, token: str) -> bool | None:
-    """A DONE result under lease `token` (schema/0004_*.sql); None when the lease is no longer held."""
+    """A DONE result under lease `token` (schema/0004_*.sql, 0006_*.sql); None when the lease is no longer
+    held or has expired."""
     try:
         token_uuid = uuid.UUID(token)
     except ValueError:

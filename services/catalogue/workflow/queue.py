@@ -152,13 +152,22 @@ class TaskQueue:
             task = await tasks.take_expired(conn, candidate)
             if task is None:
                 return  # renewed or taken meanwhile by another replica: it deals with it
-            message = f"lease expired {task.attempts} time(s): the worker stopped answering"
-            logger.warning("task %s: %s", task.id, message)
-            if task.attempts >= self.max_attempts:
-                await tasks.delete(conn, task.id)
-                await self._apply(conn, task, Status.FAILED, message)
-            else:
-                await tasks.requeue(conn, task.id, message)
+            await self._expire(conn, task)
+
+    async def _expire(self, conn: Any, task: tasks.LeasedTask) -> str:
+        """Takes back an expired lease (the caller holds the AOI and task locks); says what became of it."""
+        message = f"lease expired {task.attempts} time(s): the worker stopped answering"
+        logger.warning("task %s: %s", task.id, message)
+        if task.attempts >= self.max_attempts:
+            await tasks.delete(conn, task.id)
+            await self._apply(conn, task, Status.FAILED, message)
+            return "attempts used up: its item is FAILED"
+        await tasks.requeue(conn, task.id, message)
+        return "the task is back in the queue"
+
+    async def lease_holder(self, task_id: int, token: str) -> str | None:
+        async with self._pool.connection() as conn:
+            return await tasks.lease_holder(conn, task_id, token)
 
     async def _load(self, conn: Any, task: tasks.LeasedTask) -> Lease:
         scene = await workflow.get_scene(conn, task.scene_id)
@@ -189,14 +198,29 @@ class TaskQueue:
             task = await tasks.lock_leased(conn, task_id, token)
             if task is None:
                 raise FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")
-            if temporary:
-                if task.attempts < self.max_attempts:
-                    await tasks.requeue(conn, task_id, message)
-                    return True
-                message = f"too many attempts ({task.attempts}): {message}"
-                status = Status.FAILED
-            await tasks.delete(conn, task_id)
-            return await self._apply(conn, task, status, message)
+            if await tasks.lease_expired(conn, task_id):
+                outcome = await self._expire(conn, task)  # committed; the refusal is raised after
+            else:
+                if temporary:
+                    if task.attempts < self.max_attempts:
+                        await tasks.requeue(conn, task_id, message)
+                        return True
+                    message = f"too many attempts ({task.attempts}): {message}"
+                    status = Status.FAILED
+                await tasks.delete(conn, task_id)
+                return await self._apply(conn, task, status, message)
+        raise _expired(task_id, outcome)
+
+    async def _refused(self, task_id: int, token: str) -> FailedPrecondition:
+        """Why a DONE report was refused: an expired lease is taken back here (another worker may hold
+        it already, or the reclaim of a LeaseTask did it); any other case is a lease no longer held."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await workflow.lock_aoi_of_task(conn, task_id)
+            task = await tasks.lock_leased(conn, task_id, token)
+            if task is None or not await tasks.lease_expired(conn, task_id):
+                return FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")
+            outcome = await self._expire(conn, task)
+        return _expired(task_id, outcome)
 
     async def _report_done(self, task_id: int, token: str) -> bool:
         """The common report, one statement in its own transaction (schema/0004_*.sql): the AOI lock is
@@ -208,10 +232,28 @@ class TaskQueue:
             finally:
                 await conn.set_autocommit(False)
         if applied is None:
-            raise FailedPrecondition(f"task {task_id}: lease no longer held, result ignored")
+            raise await self._refused(task_id, token)
         return applied
 
     async def _apply(self, conn: Any, task: tasks.LeasedTask, status: Status, message: str) -> bool:
-        if task.tile_id is None:
-            return await transitions.update_scene(conn, task.scene_id, status, message)
-        return await transitions.update_tile(conn, task.tile_id, status, message)
+        try:
+            async with conn.transaction():  # a savepoint: a refused failure leaves nothing behind
+                if task.tile_id is None:
+                    return await transitions.update_scene(conn, task.scene_id, status, message)
+                return await transitions.update_tile(conn, task.tile_id, status, message)
+        except FailedPrecondition as exc:
+            if status != Status.FAILED:
+                raise
+            # Refusing the result would leave the task leased, to expire and be handed out again and
+            # again: the outcome is recorded, as RETRY, with the reason it is not FAILED.
+            logger.warning("task %s: the item cannot fail (%s): RETRY", task.id, exc)
+            return await transitions.give_up(
+                conn, task.scene_id, task.tile_id, f"{message} (left RETRY: {exc})"
+            )
+
+
+def _expired(task_id: int, outcome: str) -> FailedPrecondition:
+    # A result reported after the lease's expiry is refused even when nobody took the task back yet:
+    # the catalogue may hand it out at any moment from then on, and two workers must never both finish
+    # one task (their outputs would overwrite each other in storage).
+    return FailedPrecondition(f"task {task_id}: lease expired, result ignored ({outcome})")

@@ -61,13 +61,30 @@ async def retry_scene(conn: Conn, scene_id: int) -> None:
 
 
 async def fail_scene(conn: Conn, scene_id: int, message: str | None) -> None:
-    tiles = await workflow.list_scene_tiles(conn, scene_id)
+    # FAILED tiles are already what failing the scene makes of its tiles (a failed scene retried by hand
+    # still has them): the reference's refusal of those left the retried scene PENDING for ever (C34).
+    tiles = [t for t in await workflow.list_scene_tiles(conn, scene_id) if t.status != Status.FAILED]
     for tile in tiles:
         if tile.status != Status.NEW:
             raise FailedPrecondition(f"unconsistency: tile {tile.id} status {tile.status.value}")
     await workflow.set_scene_status(conn, scene_id, Status.FAILED, message)
     for tile in tiles:
         await fail_tile(conn, tile.id, None)
+
+
+async def give_up(conn: Conn, scene_id: int, tile_id: int | None, message: str) -> bool:
+    """A worker's FAILED result for an item that cannot fail (a scene with a tile past NEW: a downloaded
+    scene forced back to PENDING; a tile whose chain refuses it): the item ends RETRY with the message,
+    nothing else touched, so that an operator sees it and its task is not handed out again."""
+    scene = await workflow.get_scene(conn, scene_id, lock=True)
+    if scene is None:
+        return False
+    if tile_id is None:
+        await workflow.set_scene_status(conn, scene_id, Status.RETRY, message)
+    else:
+        await workflow.set_tile_status(conn, tile_id, Status.RETRY, message)
+    await workflow.refresh_aoi_status(conn, scene.aoi, is_retry=True)
+    return True
 
 
 async def update_tile(conn: Conn, tile_id: int, requested: Status, message: str | None,
