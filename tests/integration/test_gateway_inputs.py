@@ -415,7 +415,11 @@ async def test_ingestion_accepts_what_the_workers_accept(placed) -> None:
         {"scene_graph_name": "Pass", "tile_graph_name": "Pass", "storage_uri": str(root / "storage" / "sub")},
         {"scene_graph_name": "Pass", "tile_graph_name": "Pass", "storage_uri": "s3://ok/prefix"},
     ):
-        answer = await http.post("/catalog/aoi", files={"area": ("a.json", _area(**fields))})
+        # An empty tiles collection: no search (the archive is empty), only the payload's checks.
+        none = b'{"type":"FeatureCollection","features":[]}'
+        answer = await http.post(
+            "/catalog/aoi", files={"area": ("a.json", _area(**fields)), "tiles": ("t.json", none)}
+        )
         assert answer.status_code == 200, (fields, answer.text)
 
 
