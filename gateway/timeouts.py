@@ -14,7 +14,7 @@ import asyncio
 from typing import Any
 
 import h11
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -82,7 +82,9 @@ class BodyDeadlineMiddleware:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
-        complete = False
+        headers = Headers(scope=scope)
+        # Without a body there is nothing to time: a later receive() only waits for a disconnect.
+        complete = headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers
         expired = False
 
         async def receive_in_time() -> Message:
