@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import h11
 from starlette.datastructures import Headers, MutableHeaders
@@ -94,7 +93,7 @@ class BodyDeadlineMiddleware:
                 return await receive()
             try:
                 async with asyncio.timeout_at(deadline):
-                    message: dict[str, Any] = dict(await receive())
+                    message = await receive()
             except TimeoutError:
                 expired = True
                 raise GatewayError(
@@ -102,7 +101,7 @@ class BodyDeadlineMiddleware:
                 ) from None
             if message["type"] != "http.request" or not message.get("more_body", False):
                 complete = True
-            return message  # type: ignore[return-value]
+            return message
 
         async def send_closing(message: Message) -> None:
             if expired and message["type"] == "http.response.start":
