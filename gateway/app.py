@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from gateway import middleware, openapi, rpc, timeouts
-from gateway.routes import catalog, control, dashboard, monitoring, registry
+from gateway.routes import catalog, control, dashboard, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import PREFIX, GatewaySettings
 from services.runtime.auth import ClientSecurity
@@ -47,6 +47,7 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *catalog.routes(gateway),
                 *registry.routes(gateway),
                 *dashboard.routes(gateway),
+                *stac.routes(gateway),
                 *openapi.routes(gateway),
             ]
         )

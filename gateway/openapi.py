@@ -9,13 +9,14 @@ docs/api.md; the limits come from `gateway.inputs`.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from typing import Any
 
 from starlette.responses import Response
 
-from gateway import inputs, responses
+from gateway import inputs, responses, stac_openapi
 from gateway.routing import Call, Gateway, GoRoute
 
 PATH = "/openapi.json"
@@ -476,9 +477,26 @@ def _dashboard() -> dict[str, Any]:
     }
 
 
+def _stac() -> dict[str, Any]:
+    """The STAC API's own description (gateway/stac_openapi.py, served at /stac/api), mounted at /stac."""
+    paths: dict[str, Any] = {}
+    for path, operations in copy.deepcopy(stac_openapi.document("")["paths"]).items():
+        for operation in operations.values():
+            operation["responses"] = {**operation["responses"], **_ERRORS}
+        paths["/stac" + ("" if path == "/" else path)] = operations
+    paths["/stac/api"] = {
+        "get": _operation(
+            "The STAC API's OpenAPI document",
+            {"200": _answer("OpenAPI 3.", _JSON, {"type": "object"})},
+            public=True,
+        )
+    }
+    return paths
+
+
 @functools.cache
 def document() -> dict[str, Any]:
-    paths = {**_monitoring(), **_catalog(), **_registry(), **_dashboard()}
+    paths = {**_monitoring(), **_catalog(), **_registry(), **_dashboard(), **_stac()}
     for path, operations in _control().items():
         paths.setdefault(path, {}).update(operations)
     paths[PATH] = {

@@ -30,6 +30,9 @@ class GatewaySettings(CatalogueClientSettings):
     # connection or the previous answer), and to send the whole body (from the head).
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 120.0
+    # Public root URL of the gateway behind a proxy (e.g. https://example.org/ingester); empty: the links of
+    # the STAC API are built from the request's own URL.
+    public_url: str = ""
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -139,6 +139,7 @@ async def _up(args: argparse.Namespace) -> None:
         print(f"gateway:   {stack.gateway_url}   (Authorization: Bearer {stack.token})", flush=True)
         print(f"catalogue: {stack.catalogue_target} (gRPC, bearer token in {grpc_token_file})", flush=True)
         print(f"archive:   {stack.archive_path}\nstorage:   {stack.storage_path}", flush=True)
+        print(f"stac:      {stack.gateway_url}/stac (API), {stack.storage_path / 'catalog.json'} (static)", flush=True)
         print(
             f"try: curl -F area=@{demo.PAYLOAD} -H 'Authorization: Bearer {stack.token}' {stack.gateway_url}/catalog/scenes",
             flush=True,

@@ -58,6 +58,17 @@ def pg_template(pg_server: str) -> str:
 @pytest.fixture
 def pg_dsn(pg_server: str, pg_template: str) -> Iterator[str]:
     """A fresh, migrated database for one test (cloned from the template: milliseconds)."""
+    yield from _fresh_database(pg_server, pg_template)
+
+
+@pytest.fixture(scope="module")
+def module_pg_dsn(pg_server: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated database shared by the tests of one module (tests that tolerate each other's rows,
+    e.g. the fuzz tests: a server started once per module instead of per test)."""
+    yield from _fresh_database(pg_server, pg_template)
+
+
+def _fresh_database(pg_server: str, pg_template: str) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(pg_template)))

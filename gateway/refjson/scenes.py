@@ -16,6 +16,7 @@ from gateway.errors import GatewayError
 from gateway.refjson import fields, gojson
 from gateway.refjson.fields import DecodeError, JsonObject
 from protos.ingester.v1 import types_pb2
+from services.domain import wkt as wkt_text
 
 # ---------------------------------------------------------------------------------------------------
 # Decoding an uploaded collection
@@ -220,7 +221,7 @@ def scene_properties(scene: types_pb2.CatalogScene) -> dict[str, Any]:
 
 def _parse_wkt(wkt: str) -> Any:
     try:
-        return shapely.from_wkt(wkt) if wkt else None
+        return wkt_text.from_wkt(wkt) if wkt else None
     except shapely.errors.ShapelyError:
         return None
 

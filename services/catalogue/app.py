@@ -21,7 +21,7 @@ from protos.ingester.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from services.catalogue import db_errors, migrations, tiling
+from services.catalogue import migrations, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.placement import Placement
@@ -32,12 +32,15 @@ from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
 from services.catalogue.servicer import CatalogueServicer
 from services.catalogue.settings import PREFIX, CatalogueSettings
+from services.catalogue.store import refusals
 from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
+from services.geocube.client import GeocubeClient
+from services.geocube.records import GeocubeRecords
 from services.runtime.auth import ServerSecurity
-from services.runtime.errors import IngesterError, InvalidArgument
+from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
 
@@ -57,6 +60,7 @@ class CatalogueApp:
     pool: AsyncConnectionPool[Any]
     notifier: TaskNotifier
     archive: LocalArchive | None
+    geocube: GeocubeClient | None = None
 
     @property
     def port(self) -> int:
@@ -71,6 +75,8 @@ class CatalogueApp:
         await self.server.stop(grace)
         await self.notifier.stop()
         await self.pool.close()
+        if self.geocube is not None:
+            await self.geocube.close()
 
 
 def build_sources(
@@ -90,13 +96,18 @@ def build_sources(
 def database_errors(exc: Exception) -> IngesterError | None:
     """A lost connection or a pool timeout (PostgreSQL restarting, failing over) is an outage, not a bug:
     UNAVAILABLE tells callers to retry (workers back off, the processor retries its indexing) where
-    INTERNAL would fail the tile for good. A value the database refuses is the caller's error, never
-    UNAVAILABLE (clients would retry forever): see db_errors."""
-    return db_errors.translate(exc)
+    INTERNAL would fail the tile for good. The driver's text may name hosts: it is only logged."""
+    refused = refusals.refused_value(exc)  # first: some permanent refusals are OperationalErrors
+    if refused is not None:
+        return refused
+    if isinstance(exc, psycopg.OperationalError):
+        return Unavailable("database unavailable, retry later")
+    return None
 
 
 async def start(settings: CatalogueSettings) -> CatalogueApp:
     ObjectStoreConfig.from_settings(settings).check(PREFIX)
+    settings.check_geocube(PREFIX)
     if not settings.database_dsn:
         raise InvalidArgument(
             "GEOCUBE_CATALOGUE_DATABASE_DSN", "required (the CLI starts an embedded PostgreSQL when unset)"
@@ -134,8 +145,11 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         tuple(pathlib.Path(folder) for folder in settings.graph_path),
         tuple(root for root in (settings.storage_uri, *settings.storage_allowed_uris) if root),
     )
+    # With a Geocube server, layers and records are its own (the reference's only mode); else the registry.
+    geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
+    records = GeocubeRecords(geocube) if geocube is not None else None
     catalogue = CatalogueServicer(
-        pool, inventory, tiler, Ingestion(pool, inventory, tiler, placement), notifier
+        pool, inventory, tiler, Ingestion(pool, inventory, tiler, records, placement), notifier
     )
 
     def register(server: Any) -> None:
@@ -148,4 +162,4 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         settings.address, [register], SERVICE_NAMES, translate=database_errors, security=security
     )
     logger.info("catalogue listening on port %s", server.port)
-    return CatalogueApp(server, pool, notifier, archive)
+    return CatalogueApp(server, pool, notifier, archive, geocube)

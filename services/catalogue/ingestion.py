@@ -8,7 +8,8 @@ import asyncio
 import json
 import logging
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -80,6 +81,40 @@ def _link_tags(scene: models.CatalogScene) -> None:
     scene.tags["reference_scenes"] = json.dumps(reference)
 
 
+class Records(Protocol):
+    """Where layers are resolved and records kept: the built-in registry (below) or a Geocube server
+    (services/geocube/records.py, when GEOCUBE_CATALOGUE_GEOCUBE_SERVER is set)."""
+
+    async def resolve_layers(self, area: models.Area) -> dict[str, str]: ...
+
+    async def attach(self, conn: Any, area: models.Area, scenes: Sequence[models.CatalogScene]) -> list[str]:
+        """Sets each scene's record_id inside the ingestion's transaction; returns the ids of records
+        created outside it (which the transaction cannot roll back), for `discard`."""
+        ...
+
+    async def discard(self, record_ids: Sequence[str]) -> None: ...
+
+
+class RegistryRecords:
+    """The built-in registry: records are rows written in the ingestion's own transaction."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]):
+        self._pool = pool
+
+    async def resolve_layers(self, area: models.Area) -> dict[str, str]:
+        async with self._pool.connection() as conn:
+            return await resolve_layers(conn, area)
+
+    async def attach(self, conn: Any, area: models.Area, scenes: Sequence[models.CatalogScene]) -> list[str]:
+        records = await registry.records_by_name(conn, [s.source_id for s in scenes])
+        for scene in scenes:
+            await _attach_record(conn, scene, records.get(scene.source_id, []))
+        return []
+
+    async def discard(self, record_ids: Sequence[str]) -> None:
+        return None
+
+
 async def _attach_record(conn: Any, scene: models.CatalogScene, candidates: list[registry.Record]) -> None:
     for record in candidates:
         tags = {k: v for k, v in record.tags.items() if k != "processingDate"}
@@ -118,11 +153,13 @@ class Ingestion:
         pool: AsyncConnectionPool[Any],
         inventory: SceneInventory,
         tiler: tiling.Tiler,
+        records: Records | None = None,
         placement: Placement | None = None,
     ):
         self._pool = pool
         self._inventory = inventory
         self._tiler = tiler
+        self._records = records or RegistryRecords(pool)
         self._placement = placement or Placement()
 
     async def ingest(
@@ -134,8 +171,7 @@ class Ingestion:
         """Returns (scenes created, tiles of those scenes)."""
         validate_area(area)
         self._placement.check_area(area)
-        async with self._pool.connection() as conn:
-            instances = await resolve_layers(conn, area)
+        instances = await self._records.resolve_layers(area)
         if tiled is None:
             if scenes is None:
                 scenes = (await asyncio.to_thread(self._inventory.search, area))[0]
@@ -149,15 +185,25 @@ class Ingestion:
         # §3.5 step 4.5): a payload whose tags disagree with its scenes is refused whatever the AOI holds.
         for scene in todo:
             _check_record_tags(area, scene)
-        async with self._pool.connection() as conn, conn.transaction():
-            existing = await workflow.scene_source_ids(conn, area.name)
-            todo = [s for s in todo if s.source_id not in existing]
-            records = await registry.records_by_name(conn, [s.source_id for s in todo])
-            for scene in todo:
-                _link_tags(scene)
-                await _attach_record(conn, scene, records.get(scene.source_id, []))
-                scene.data.instances_id = dict(instances)
-            created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
+        outside: list[str] = []  # records created outside the transaction
+        created: dict[str, int] = {}
+        committed: dict[str, int] = {}
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                existing = await workflow.scene_source_ids(conn, area.name)
+                todo = [s for s in todo if s.source_id not in existing]
+                for scene in todo:
+                    _link_tags(scene)
+                    scene.data.instances_id = dict(instances)
+                outside = await self._records.attach(conn, area, todo)
+                created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
+            committed = created
+        finally:
+            # Spec §3.5 step 7: whatever happened, no record created for a scene that was not ingested.
+            kept = {s.data.record_id for s in todo if s.source_id in committed}
+            unused = [r for r in outside if r not in kept]
+            if unused:
+                await self._records.discard(unused)
         tiles = sum(len(s.tiles) for s in todo if s.source_id in created)
         if tiles >= ANALYZE_AFTER_TILES:
             try:

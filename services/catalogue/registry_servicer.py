@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -9,7 +11,8 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
-from services.catalogue.store import registry
+from services.catalogue import stac_index
+from services.catalogue.store import registry, stac
 from services.domain import proto_convert as pc
 from services.runtime.errors import InvalidArgument
 
@@ -140,3 +143,53 @@ class RegistryServicer(registry_pb2_grpc.RegistryServicer):
         async with self._pool.connection() as conn:
             datasets = await registry.list_datasets(conn, request.record_id, request.instance_id)
         return registry_pb2.ListDatasetsResponse(datasets=[_dataset(d) for d in datasets])
+
+    async def IndexItems(
+        self, request: registry_pb2.IndexItemsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.IndexItemsResponse:
+        rows = [
+            stac_index.item_row(i, it.collection, it.id, it.record_id, it.item_json, it.catalog_key)
+            for i, it in enumerate(request.items)
+        ]
+        async with self._pool.connection() as conn, conn.transaction():
+            revision, stored = await stac.upsert_items(conn, request.catalog_root, rows)
+        return registry_pb2.IndexItemsResponse(revision=revision, items_json=[json.dumps(i) for i in stored])
+
+    async def SearchItems(
+        self, request: registry_pb2.SearchItemsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.SearchItemsResponse:
+        search = stac.Search(
+            collections=list(request.collections),
+            ids=list(request.ids),
+            bbox=stac_index.check_bbox(list(request.bbox), "bbox") if request.bbox else None,
+            start=request.start.ToDatetime(dt.UTC) if request.HasField("start") else None,
+            end=request.end.ToDatetime(dt.UTC) if request.HasField("end") else None,
+            limit=stac_index.limit(request.limit),
+            after=stac_index.decode_token(request.token) if request.token else None,
+        )
+        if request.intersects and request.bbox:
+            raise InvalidArgument("intersects", "cannot be combined with bbox")
+        within = stac_index.geometry(request.intersects) if request.intersects else None
+        async with self._pool.connection() as conn:
+            items, more, matched = await stac_index.search(conn, search, within)
+        return registry_pb2.SearchItemsResponse(
+            items_json=[json.dumps(i) for i in items],
+            next_token=stac_index.encode_token(items[-1]) if more else "",
+            matched=matched,
+        )
+
+    async def ListItemCollections(
+        self, request: registry_pb2.ListItemCollectionsRequest, context: grpc.aio.ServicerContext
+    ) -> registry_pb2.ListItemCollectionsResponse:
+        async with self._pool.connection() as conn:
+            summaries, revision = await stac.list_collections(
+                conn, list(request.ids), request.catalog_root, request.with_item_ids
+            )
+        out = registry_pb2.ListItemCollectionsResponse(revision=revision)
+        for s in summaries:
+            msg = out.collections.add(id=s.id, bbox=list(s.bbox or ()), item_count=s.item_count)
+            msg.start.FromDatetime(s.start)
+            msg.end.FromDatetime(s.end)
+            for item_id, key in s.items:
+                msg.items.add(id=item_id, href=key)
+        return out

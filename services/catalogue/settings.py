@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from services.geocube.settings import GeocubeSettings
 from services.runtime.auth import ServerSecuritySettings
 from services.storage.config import ObjectStoreSettings
 
@@ -11,7 +12,7 @@ PREFIX = "GEOCUBE_CATALOGUE_"
 
 
 @dataclasses.dataclass(frozen=True)
-class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings):
+class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSettings):
     # (Tokens and TLS of the gRPC server: the fields of ServerSecuritySettings, services/runtime/auth.py.)
     # PostgreSQL connection string. Empty: the command-line tool starts an embedded PostgreSQL; the
     # standard PG* variables are honoured by libpq for any part the DSN leaves out.
@@ -62,6 +63,7 @@ class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings):
     graph_path: tuple[str, ...] = ()
     storage_uri: str = ""
     storage_allowed_uris: tuple[str, ...] = ()
+    # (Layers and records in a Geocube server: the fields of GeocubeSettings, see docs/geocube.md.)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0
     # Attempts of a task failing transiently (or losing its lease) before its item ends FAILED.

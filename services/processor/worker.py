@@ -13,16 +13,22 @@ import asyncio
 import dataclasses
 import logging
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
+import pystac
 
 from protos.ingester.v1 import processor_pb2, processor_pb2_grpc, tasks_pb2, types_pb2
 from services import graph as graph_engine
 from services.domain.models import Status, Tile
+from services.geocube.client import GeocubeClient
+from services.geocube.indexing import GeocubeIndexer
 from services.graph.model import Action, OutFile
-from services.processor.indexing import Indexer, ToIndex
+from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
+from services.processor.stac_publish import StacPublisher
+from services.publishing.hook import StacPublishing
+from services.publishing.stac_api import StacTransactions
 from services.runtime.errors import InvalidArgument, NotFound
 from services.storage import ObjectStoreConfig, layers, naming
 from services.storage.backend import Storage
@@ -84,11 +90,15 @@ class ProcessJob:
         self,
         storage_uri: str,
         graph_path: Sequence[pathlib.Path],
-        indexer: Indexer,
+        indexer: DatasetIndexer,
         object_store: ObjectStoreConfig | None = None,
         allowed_storage: Sequence[str] = (),
         storage_setting: str = "GEOCUBE_PROCESSOR_STORAGE_ALLOWED_URIS",
+        stac: StacPublisher | None = None,
+        publish: Callable[[Sequence[pystac.Item]], Awaitable[None]] | None = None,
     ):
+        self._publish = publish
+        self._stac = stac
         self._storage_uri = storage_uri
         self._allowed_storage = list(allowed_storage)
         self._storage_setting = storage_setting
@@ -162,7 +172,7 @@ class ProcessJob:
         # (typically deleting an input once a fatal error makes it useless).
         outfile_error: JobError | None = None
         try:
-            await self.handle_out_files(result.out_files, tiles, storage, workdir, context)
+            await self.handle_out_files(result.out_files, tiles, storage, workdir, context, storage_uri)
             deletions.storage = storage
             deletions.files = [
                 (tiles[slot], f) for slot, f in result.out_files if f.action is Action.TO_DELETE
@@ -188,6 +198,7 @@ class ProcessJob:
         storage: Storage,
         workdir: pathlib.Path,
         context: TaskContext,
+        storage_uri: str = "",
     ) -> None:
         """Uploads `to_create`/`to_index` files and indexes the `to_index` ones (`to_delete`: see
         InputDeletions)."""
@@ -207,9 +218,17 @@ class ProcessJob:
 
         if to_index:
             context.progress(f"indexing {len(to_index)} file(s)")
-            response = await self._indexer.index(to_index)
-            logger.info("indexed %d dataset(s), %d already there", response.created, response.existing)
-            # The reference also tags the record with `processingDate`; the registry has no tag update yet.
+            counts = await self._indexer.index(to_index)
+            logger.info("indexed %d dataset(s), %d already there", counts.created, counts.existing)
+            items: Sequence[pystac.Item] = ()
+            if self._stac is not None:
+                context.progress("publishing STAC items")
+                items = await self._stac.publish(to_index, storage, storage_uri, workdir)
+            if self._publish is not None and items:
+                context.progress(f"publishing {len(items)} STAC item(s) to the external STAC API")
+                await self._publish(items)
+            # The reference also tags the record with `processingDate`: the Geocube indexer does, the
+            # built-in registry has no tag update yet.
 
 
 class _StatusServicer(processor_pb2_grpc.ProcessorServicer):
@@ -230,10 +249,26 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
     """Checks the settings, serves Processor.GetStatus (+ health, reflection) and starts leasing."""
     settings.check()  # includes the default storage URI: a bad one fails here, not on the first task
     graph_path = settings.graph_folders()
+    geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
+    transactions = (
+        StacTransactions(
+            settings.stac_publish_url, settings.stac_publish_token, settings.stac_publish_timeout
+        )
+        if settings.stac_publish_url
+        else None
+    )
+
+    async def close_clients() -> None:
+        if geocube is not None:
+            await geocube.close()
+        if transactions is not None:
+            await transactions.close()
 
     def make_handler(channel: grpc.aio.Channel) -> ProcessJob:
         # The registry is served by the catalogue: indexing shares the channel the tasks come from.
-        indexer = Indexer(channel, settings.index_retry_seconds)
+        indexer: DatasetIndexer = Indexer(channel, settings.index_retry_seconds)
+        if geocube is not None:
+            indexer = GeocubeIndexer(geocube, settings.index_retry_seconds)
         return ProcessJob(
             settings.storage_uri,
             graph_path,
@@ -241,6 +276,13 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
             settings.object_store(),
             allowed_storage=settings.storage_allowed_uris,
             storage_setting=settings.PREFIX + "STORAGE_ALLOWED_URIS",
+            stac=StacPublisher(
+                channel,
+                settings.stac_static_catalog,
+                settings.index_retry_seconds,
+                link_records=not settings.geocube_server,
+            ),
+            publish=StacPublishing(transactions, settings.index_retry_seconds) if transactions else None,
         )
 
     return await start_worker(
@@ -249,4 +291,5 @@ async def start(settings: ProcessorSettings) -> WorkerApp:
         make_handler=make_handler,
         register_status=_register_status,
         service_name=SERVICE_NAME,
+        on_stop=close_clients,
     )

@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.runtime import errors
+from services.runtime import errors, request_checks
 from services.runtime.auth import ServerSecurity
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,9 @@ async def start_server(
     security: ServerSecurity | None = None,
 ) -> GrpcServer:
     security = security or ServerSecurity()  # none: the loopback servers of tests and tools
-    server = grpc.aio.server(interceptors=[*security.interceptors(), ErrorInterceptor(translate)])
+    # Request checks inside the error interceptor: undecodable or unstorable requests are INVALID_ARGUMENT.
+    interceptors = [*security.interceptors(), ErrorInterceptor(translate), request_checks.RequestChecks()]
+    server = grpc.aio.server(interceptors=interceptors)
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()

@@ -130,10 +130,15 @@ async def run_demo(
             counts = await wait_until_finished(client, payload["name"], timeout)
             elapsed = time.monotonic() - started
             datasets = (await client.get("/registry/datasets")).json()
+            stac_items = (await client.get("/stac/search", params={"collections": payload["name"]})).json()
         say(f"finished in {elapsed:.1f} s")
         failed = counts["Scenes"]["failed"] + counts["Tiles"]["failed"] + counts["Tiles"]["retry"]
         say(f"outputs:   {stack.storage_path / payload['name']}")
         say(f"registry:  {len(datasets)} datasets indexed (GET {stack.gateway_url}/registry/datasets)")
+        say(
+            f"stac:      {stac_items.get('numberMatched', 0)} items: static catalog"
+            f" {stack.storage_path / 'catalog.json'}, STAC API {stack.gateway_url}/stac (docs/stac.md)"
+        )
         say(f"database:  {stack.database_dsn}")
         if failed:
             say(

@@ -7,7 +7,7 @@ import logging
 import pathlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -33,7 +33,9 @@ class WorkerApp:
         board: StatusBoard,
         channel: grpc.aio.Channel,
         owned_workdir: pathlib.Path | None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ):
+        self._on_stop = on_stop
         self._server = server
         self._loop = loop
         self._board = board
@@ -62,6 +64,8 @@ class WorkerApp:
         await self._loop.drain(grace)
         await self._server.stop(min(grace, 5.0))
         await self._channel.close()
+        if self._on_stop is not None:
+            await self._on_stop()
         if self._owned_workdir is not None:
             await asyncio.to_thread(shutil.rmtree, self._owned_workdir, True)
         logger.info("worker %s stopped", self._board.worker_id)
@@ -74,10 +78,12 @@ async def start_worker(
     make_handler: Callable[[grpc.aio.Channel], Handler],
     register_status: StatusRegistrar,
     service_name: str,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> WorkerApp:
     """Checks the settings, connects to the catalogue, serves GetStatus and starts leasing.
 
-    `make_handler` receives the catalogue channel (the processor also indexes through it)."""
+    `make_handler` receives the catalogue channel (the processor also indexes through it); `on_stop`
+    closes what the handler opened besides (the processor's Geocube channel), after the last task."""
     settings.check()
     worker_id = settings.resolved_worker_id()
     owned_workdir = None
@@ -103,6 +109,8 @@ async def start_worker(
         )
     except BaseException:
         await channel.close()
+        if on_stop is not None:
+            await on_stop()
         if owned_workdir is not None:
             shutil.rmtree(owned_workdir, ignore_errors=True)
         raise
@@ -130,4 +138,4 @@ async def start_worker(
         workdir,
         extra={"worker_id": worker_id},
     )
-    return WorkerApp(server, loop, board, channel, owned_workdir)
+    return WorkerApp(server, loop, board, channel, owned_workdir, on_stop)

@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import sys
 
+import pystac
 import pytest
 
 from services.stack.processes import free_port
@@ -28,6 +29,11 @@ def test_demo_command_completes_on_embedded_postgres(tmp_path: pathlib.Path) -> 
     assert len(list(storage.glob("*/tiles/*/*_B??.tif"))) == 24
     # ExtractS2Bands deletes the downloaded product once its bands are indexed.
     assert not list(storage.glob("*/tiles/*/*.zip"))
+    # The STAC output: one item per tile in the API and in the static catalog beside the outputs.
+    assert "stac:      2 items" in result.stdout
+    catalog = pystac.Catalog.from_file(str(tmp_path / "var" / "storage" / "catalog.json"))
+    items = list(catalog.get_items(recursive=True))
+    assert len(items) == 2 and all(len(i.assets) == 12 for i in items)
 
 
 @pytest.mark.e2e

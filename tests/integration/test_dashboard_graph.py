@@ -72,8 +72,7 @@ async def url(catalogue: CatalogueApp) -> AsyncIterator[str]:
 async def test_a_time_series_reads_left_to_right(url: str) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=TIMEOUT) as http:
-        # POST /aoi/{aoi}/scene needs an existing AOI (C35).
-        assert (await http.post(f"/aoi/{AOI}")).status_code == 204
+        assert (await http.post(f"/aoi/{AOI}")).status_code == 204  # scenes join an existing AOI
         previous = None
         for date in DATES:
             answer = await http.post(f"/aoi/{AOI}/scene", content=_scene(date, previous))

@@ -186,6 +186,19 @@ async def test_ingestion_validation_errors_are_400(stack: Stack) -> None:
     assert _json(await stack.http.get("/aoi/")) == []
 
 
+async def test_sentinel1_area_without_a_sentinel1_source_says_so(stack: Stack) -> None:
+    """The default source (the archive) holds only Sentinel-2 products: a Sentinel-1 search is refused
+    naming what is missing, instead of answering 200 with no scene."""
+    payload = json.loads(S2_PAYLOAD)
+    payload["scene_type"]["constellation"] = "sentinel1"
+    answer = await stack.post_form("/catalog/scenes", area=json.dumps(payload).encode())
+    assert answer.status_code == 400, answer.text
+    assert "no scene source is configured for sentinel1" in answer.text
+    assert "GEOCUBE_CATALOGUE_SCENE_SOURCES" in answer.text and "/archive" not in answer.text
+    # Sentinel-2 is still served by the same archive.
+    assert len(_json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))["features"]) == 4
+
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -221,14 +234,12 @@ async def test_undated_scenes_keep_the_zero_date_through_tiling_and_ingestion(st
     assert "From: 0001-01-01\n" in report.text
 
 
-async def test_sentinel1_area_without_a_sentinel1_source_says_so(stack: Stack) -> None:
-    """The default source (the archive) holds only Sentinel-2 products: a Sentinel-1 search is refused
-    naming what is missing, instead of answering 200 with no scene."""
-    payload = json.loads(S2_PAYLOAD)
-    payload["scene_type"]["constellation"] = "sentinel1"
-    answer = await stack.post_form("/catalog/scenes", area=json.dumps(payload).encode())
-    assert answer.status_code == 400, answer.text
-    assert "no scene source is configured for sentinel1" in answer.text
-    assert "GEOCUBE_CATALOGUE_SCENE_SOURCES" in answer.text and "/archive" not in answer.text
-    # Sentinel-2 is still served by the same archive.
-    assert len(_json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))["features"]) == 4
+async def test_nul_characters_are_400_naming_the_field(stack: Stack) -> None:
+    # The catalogue's request checks refuse them before PostgreSQL does (docs/compatibility.md G39).
+    report = await stack.http.get("/aoi/a%00b")
+    assert (report.status_code, report.text) == (400, "aoi: contains a NUL character")
+    searched = _json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))
+    searched["features"][1]["properties"]["data"]["metadata"] = {"note": "a\u0000b"}
+    tiled = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=json.dumps(searched).encode())
+    assert tiled.status_code == 400
+    assert "scenes[1].data.metadata.note: contains a NUL character" in tiled.text

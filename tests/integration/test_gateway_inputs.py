@@ -16,8 +16,8 @@ from support.gatewaystack import GatewayStack, running_stack
 
 from gateway import inputs
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
-from services.catalogue import db_errors
-from services.runtime.errors import AlreadyExists, InvalidArgument, Unavailable
+from services.catalogue import app as catalogue_app
+from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 
 TIMEOUT = 30.0
 SQUARE = [[[9.0, 54.0], [10.0, 54.0], [10.0, 55.0], [9.0, 54.0]]]
@@ -310,12 +310,12 @@ async def test_catalogue_refuses_permanent_database_errors_as_invalid_argument(s
     async with grpc.aio.insecure_channel(running.catalogue.target) as channel:
         workflow = workflow_pb2_grpc.WorkflowStub(channel)
         # 10,000 characters: longer than a NOTIFY payload; 3 MB: larger than an index row.
-        for name, reason in [("M" * 3 * 1024 * 1024, "index row")]:
+        for name, reason in [("M" * 3 * 1024 * 1024, "too long to be stored")]:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await workflow.CreateAoi(workflow_pb2.CreateAoiRequest(aoi=name), timeout=TIMEOUT)
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
             details = caught.value.details() or ""
-            assert details.startswith("refused by the database: ") and reason in details, details
+            assert details.startswith("request: ") and reason in details, details
 
 
 @pytest.mark.parametrize(
@@ -329,17 +329,34 @@ async def test_catalogue_refuses_permanent_database_errors_as_invalid_argument(s
             AlreadyExists,
             "duplicate key",
         ),
+        (
+            "CREATE TEMP TABLE p (x int PRIMARY KEY); CREATE TEMP TABLE c (x int REFERENCES p); INSERT INTO c VALUES (1)",
+            FailedPrecondition,
+            "foreign key",
+        ),
+        (
+            "CREATE TEMP TABLE k (x int CHECK (x > 0)); INSERT INTO k VALUES (0)",
+            InvalidArgument,
+            "check constraint",
+        ),
+        (f"SELECT 1 AS {'x' * 70}x", None, ""),  # a notice (identifier truncated), not an error
+        ("SELECT 1 FROM (SELECT 1) AS t(a, b)", InvalidArgument, "has 1 columns available but 2 columns"),
         ("SELECT pg_sleep(5)", Unavailable, "retry later"),
     ],
 )
-async def test_database_errors_by_sqlstate(pg_dsn: str, statement: str, expected: type, text: str) -> None:
+async def test_database_errors_by_sqlstate(
+    pg_dsn: str, statement: str, expected: type | None, text: str
+) -> None:
     """Real errors of the real server, classified by SQLSTATE (a statement timeout is an outage)."""
     async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
         await conn.execute("SET statement_timeout = '50ms'")
+        if expected is None:
+            await conn.execute(statement)
+            return
         with pytest.raises(psycopg.Error) as caught:
             for part in statement.split("; "):
                 await conn.execute(part)
-    translated = db_errors.translate(caught.value)
+    translated = catalogue_app.database_errors(caught.value)
     assert type(translated) is expected and text in str(translated)
 
 
@@ -350,9 +367,9 @@ async def test_database_outage_is_unavailable() -> None:
     # Nothing listens on the port any more: connection refused, no SQLSTATE.
     with pytest.raises(psycopg.OperationalError) as caught:
         await psycopg.AsyncConnection.connect(f"postgresql://x@127.0.0.1:{port}/x", connect_timeout=5)
-    translated = db_errors.translate(caught.value)
+    translated = catalogue_app.database_errors(caught.value)
     assert isinstance(translated, Unavailable) and str(translated) == "database unavailable, retry later"
-    assert db_errors.translate(ValueError("a bug")) is None
+    assert catalogue_app.database_errors(ValueError("a bug")) is None
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ RAISED: dict[str, Exception] = {
     "bug": ValueError("oops"),
     "connection": psycopg.OperationalError("server closed the connection unexpectedly"),
     "pool": PoolTimeout("couldn't get a connection after 30.00 sec"),
+    "too long": psycopg.errors.ProgramLimitExceeded(
+        "index row size 3016 exceeds btree version 4 maximum 2704"
+    ),
+    "nul": psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
 }
 
 
@@ -47,6 +51,18 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
         # A database outage is retriable: callers back off instead of failing their task for good.
         ("connection", grpc.StatusCode.UNAVAILABLE, "database unavailable, retry later"),
         ("pool", grpc.StatusCode.UNAVAILABLE, "database unavailable, retry later"),
+        # A value PostgreSQL can never store is the request's fault (ProgramLimitExceeded is an
+        # OperationalError for psycopg, like a lost connection).
+        (
+            "too long",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "request: a value is too long to be stored (shorten names and ids)",
+        ),
+        (
+            "nul",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "request: a value the database cannot store: PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        ),
     ],
 )
 async def test_error_table(channel: grpc.aio.Channel, kind: str, code: grpc.StatusCode, details: str) -> None:

@@ -98,10 +98,14 @@ def _area(name: str, scene_graph: str, tile_graph: str, **fields: object) -> typ
 
 @contextlib.asynccontextmanager
 async def running_catalogue(
-    pg_dsn: str, archive: pathlib.Path, lease_seconds: float = 60.0
+    pg_dsn: str, archive: pathlib.Path, lease_seconds: float = 60.0, **more: object
 ) -> AsyncIterator[tuple[catalogue_app.CatalogueApp, grpc.aio.Channel]]:
     settings = CatalogueSettings(
-        database_dsn=pg_dsn, address="127.0.0.1:0", archive_path=str(archive), lease_seconds=lease_seconds
+        database_dsn=pg_dsn,
+        address="127.0.0.1:0",
+        archive_path=str(archive),
+        lease_seconds=lease_seconds,
+        **more,  # type: ignore[arg-type]
     )
     app = await asyncio.wait_for(catalogue_app.start(settings), 60)
     channel = grpc.aio.insecure_channel(app.target)

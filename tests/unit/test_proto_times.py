@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
+from services.catalogue.search import cdse_odata, stac
 from services.catalogue.store import codec
-from services.domain import models
+from services.domain import models, products
 from services.domain import proto_convert as pc
 
 DATED = dt.datetime(2022, 1, 4, 10, 34, 21, 24000, tzinfo=dt.UTC)
@@ -60,3 +61,21 @@ def test_stored_times_are_rfc3339_with_a_four_digit_year(value: dt.datetime, tex
 def test_unpadded_years_written_by_earlier_versions_still_read() -> None:
     assert codec.parse_time("1-01-01T00:00:00Z") == models.ZERO_TIME
     assert codec.parse_time("") == models.ZERO_TIME
+
+
+def test_an_area_without_times_queries_remote_catalogues_from_year_0001() -> None:
+    # The reference sends Go's zero time as 0001-01-01; strftime would write "1-01-01".
+    area = models.Area(name="a", geometry_wkt="POINT (10 56)", end_time=DATED)
+    odata = cdse_odata.build_filter(area, products.Constellation.SENTINEL2)
+    assert (
+        "ContentDate/Start gt 0001-01-01T00:00:00.000Z and ContentDate/Start lt 2022-01-04T10:34:21.024Z"
+        in odata
+    )
+    landsat = stac.StacConfig(
+        "usgs",
+        "http://127.0.0.1:1",
+        {products.Constellation.LANDSAT89: "landsat-c2l1"},
+        reference_landsat=True,
+    )
+    interval = stac.search_parameters(landsat, area, products.Constellation.LANDSAT89)["datetime"]
+    assert interval == "0001-01-01T00:00:00.000Z/2022-01-04T23:59:59.999Z"

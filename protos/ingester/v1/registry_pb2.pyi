@@ -194,3 +194,104 @@ class ListDatasetsResponse(_message.Message):
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     datasets: _containers.RepeatedCompositeFieldContainer[Dataset]
     def __init__(self, datasets: _Optional[_Iterable[_Union[Dataset, _Mapping]]] = ...) -> None: ...
+
+class StacItem(_message.Message):
+    __slots__ = ("collection", "id", "record_id", "item_json", "catalog_key")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_JSON_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_KEY_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    id: str
+    record_id: str
+    item_json: str
+    catalog_key: str
+    def __init__(self, collection: _Optional[str] = ..., id: _Optional[str] = ..., record_id: _Optional[str] = ..., item_json: _Optional[str] = ..., catalog_key: _Optional[str] = ...) -> None: ...
+
+class IndexItemsRequest(_message.Message):
+    __slots__ = ("items", "catalog_root")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_ROOT_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[StacItem]
+    catalog_root: str
+    def __init__(self, items: _Optional[_Iterable[_Union[StacItem, _Mapping]]] = ..., catalog_root: _Optional[str] = ...) -> None: ...
+
+class IndexItemsResponse(_message.Message):
+    __slots__ = ("revision", "items_json")
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    revision: int
+    items_json: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, revision: _Optional[int] = ..., items_json: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SearchItemsRequest(_message.Message):
+    __slots__ = ("collections", "ids", "bbox", "start", "end", "limit", "token", "intersects")
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    BBOX_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INTERSECTS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedScalarFieldContainer[str]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    bbox: _containers.RepeatedScalarFieldContainer[float]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    limit: int
+    token: str
+    intersects: str
+    def __init__(self, collections: _Optional[_Iterable[str]] = ..., ids: _Optional[_Iterable[str]] = ..., bbox: _Optional[_Iterable[float]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., token: _Optional[str] = ..., intersects: _Optional[str] = ...) -> None: ...
+
+class SearchItemsResponse(_message.Message):
+    __slots__ = ("items_json", "next_token", "matched")
+    ITEMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    items_json: _containers.RepeatedScalarFieldContainer[str]
+    next_token: str
+    matched: int
+    def __init__(self, items_json: _Optional[_Iterable[str]] = ..., next_token: _Optional[str] = ..., matched: _Optional[int] = ...) -> None: ...
+
+class ListItemCollectionsRequest(_message.Message):
+    __slots__ = ("ids", "catalog_root", "with_item_ids")
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_ROOT_FIELD_NUMBER: _ClassVar[int]
+    WITH_ITEM_IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    catalog_root: str
+    with_item_ids: bool
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., catalog_root: _Optional[str] = ..., with_item_ids: _Optional[bool] = ...) -> None: ...
+
+class ItemCollection(_message.Message):
+    __slots__ = ("id", "bbox", "start", "end", "item_count", "items")
+    class ItemRef(_message.Message):
+        __slots__ = ("id", "href")
+        ID_FIELD_NUMBER: _ClassVar[int]
+        HREF_FIELD_NUMBER: _ClassVar[int]
+        id: str
+        href: str
+        def __init__(self, id: _Optional[str] = ..., href: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    BBOX_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    bbox: _containers.RepeatedScalarFieldContainer[float]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    item_count: int
+    items: _containers.RepeatedCompositeFieldContainer[ItemCollection.ItemRef]
+    def __init__(self, id: _Optional[str] = ..., bbox: _Optional[_Iterable[float]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., items: _Optional[_Iterable[_Union[ItemCollection.ItemRef, _Mapping]]] = ...) -> None: ...
+
+class ListItemCollectionsResponse(_message.Message):
+    __slots__ = ("collections", "revision")
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[ItemCollection]
+    revision: int
+    def __init__(self, collections: _Optional[_Iterable[_Union[ItemCollection, _Mapping]]] = ..., revision: _Optional[int] = ...) -> None: ...

@@ -64,6 +64,21 @@ class RegistryStub:
                 request_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.IndexItems = channel.unary_unary(
+                '/ingester.v1.Registry/IndexItems',
+                request_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsResponse.FromString,
+                _registered_method=True)
+        self.SearchItems = channel.unary_unary(
+                '/ingester.v1.Registry/SearchItems',
+                request_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsResponse.FromString,
+                _registered_method=True)
+        self.ListItemCollections = channel.unary_unary(
+                '/ingester.v1.Registry/ListItemCollections',
+                request_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServicer:
@@ -113,6 +128,28 @@ class RegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def IndexItems(self, request, context):
+        """STAC (docs/stac.md): stores (upserts, merging assets) the STAC Items of indexed datasets, one per
+        processed tile, and bumps the revision of their static catalog. INVALID_ARGUMENT for an item that is not a STAC Item.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchItems(self, request, context):
+        """STAC item search (the gateway's /stac/search and collection items): filters, keyset paging.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListItemCollections(self, request, context):
+        """The STAC collections (one per AOI) with their extents; what the static catalog writer rebuilds from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +182,21 @@ def add_RegistryServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsRequest.FromString,
                     response_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'IndexItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.IndexItems,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsResponse.SerializeToString,
+            ),
+            'SearchItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchItems,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsResponse.SerializeToString,
+            ),
+            'ListItemCollections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItemCollections,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +361,87 @@ class Registry:
             '/ingester.v1.Registry/ListDatasets',
             protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsRequest.SerializeToString,
             protos_dot_ingester_dot_v1_dot_registry__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IndexItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Registry/IndexItems',
+            protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_registry__pb2.IndexItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Registry/SearchItems',
+            protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_registry__pb2.SearchItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItemCollections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Registry/ListItemCollections',
+            protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_registry__pb2.ListItemCollectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

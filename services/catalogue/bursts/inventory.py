@@ -22,6 +22,7 @@ import shapely
 from services.catalogue.bursts import annotations as annotation_files
 from services.catalogue.bursts import burst_id, parse
 from services.domain import models
+from services.domain import wkt as wkt_text
 from services.runtime.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def burst_inventory(
 
 def _buffered_aoi(wkt: str) -> shapely.Geometry:
     try:
-        aoi = shapely.from_wkt(wkt)
+        aoi = wkt_text.from_wkt(wkt)
     except shapely.errors.GEOSException as err:
         raise InvalidArgument("geometry", f"not a valid WKT geometry: {err}") from None
     aoi = aoi.buffer(AOI_BUFFER_DEGREES, quad_segs=_QUAD_SEGS)

@@ -7,9 +7,8 @@ import logging
 from typing import Protocol
 
 import shapely
-from shapely import wkt as shapely_wkt
 
-from services.domain import models, products
+from services.domain import models, products, wkt
 from services.runtime.errors import InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ def area_geometry(area: models.Area) -> shapely.Geometry:
     if not area.geometry_wkt:
         raise InvalidArgument("geometry", "the area has no geometry")
     try:
-        geometry = shapely_wkt.loads(area.geometry_wkt)
+        geometry = wkt.from_wkt(area.geometry_wkt)
     except shapely.errors.ShapelyError as exc:
         raise InvalidArgument("geometry", f"invalid geometry: {exc}") from None
     if geometry.is_empty:
@@ -127,7 +126,7 @@ def _intersects(scene: models.CatalogScene, geometry: shapely.Geometry) -> bool:
     if not scene.wkt:
         return True
     try:
-        return bool(shapely_wkt.loads(scene.wkt).intersects(geometry))
+        return bool(wkt.from_wkt(scene.wkt).intersects(geometry))
     except shapely.errors.ShapelyError:
         logger.warning("scene %s has an invalid footprint; kept", scene.source_id)
         return True

@@ -34,7 +34,7 @@ from services.catalogue.search.product_metadata import (
     read_landsat,
     read_sentinel2,
 )
-from services.domain import products
+from services.domain import products, wkt
 from services.domain.models import Area, CatalogScene, SceneAttrs
 from services.runtime.errors import InvalidArgument
 
@@ -125,7 +125,7 @@ class LocalArchive:
             raise InvalidArgument("page" if area.page < 0 else "limit", "must not be negative")
         filters = _Filters.parse(area.parameters)
         try:
-            geometry = shapely.from_wkt(area.geometry_wkt)
+            geometry = wkt.from_wkt(area.geometry_wkt)
         except shapely.errors.ShapelyError as exc:
             raise InvalidArgument("geometry", f"invalid WKT: {exc}") from exc
         if geometry is None or geometry.is_empty:

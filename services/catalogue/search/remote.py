@@ -194,4 +194,5 @@ def utc_millis(value: dt.datetime) -> str:
     """`2022-01-04T10:34:21.000Z`: the timestamp form both OData filters and STAC datetimes take (a naive
     value is taken as UTC)."""
     value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # Not strftime: glibc prints year 1 (an area without start time) as "1", which no server parses.
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"

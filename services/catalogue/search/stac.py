@@ -60,7 +60,9 @@ def search_parameters(config: StacConfig, area: models.Area, constellation: Cons
     """The keyword arguments of `ItemSearch` (POST body) for the payload."""
     geometry = area_geometry(area)
     if config.reference_landsat:
-        interval = f"{area.start_time:%Y-%m-%d}T00:00:00.000Z/{area.end_time:%Y-%m-%d}T23:59:59.999Z"
+        # date().isoformat(), not strftime: the zero time's year prints as 0001.
+        start, end = area.start_time.date().isoformat(), area.end_time.date().isoformat()
+        interval = f"{start}T00:00:00.000Z/{end}T23:59:59.999Z"
     else:
         interval = f"{remote.utc_millis(area.start_time)}/{remote.utc_millis(area.end_time)}"
     query: dict[str, Any] = {}

@@ -150,9 +150,17 @@ async def set_tile_status(
     )
 
 
+def _is_serial(row_id: int) -> bool:
+    """Whether an id (int64 in the protos) can name a `serial` row. The functions take `integer`: a
+    larger Python int is sent as bigint, and no function matches (an error, where "not found" is true)."""
+    return 0 < row_id <= 2**31 - 1
+
+
 async def finish_scene(conn: Conn, scene_id: int, force: bool = False) -> bool | None:
     """FinishScene (schema/0004_*.sql; the caller holds the AOI lock); None for an unknown scene, False
     if its status refuses DONE."""
+    if not _is_serial(scene_id):
+        return None
     cur = await conn.execute("SELECT geocube_finish_scene(%s, %s)", (scene_id, force))
     row = await cur.fetchone()
     return row[0] if row else None
@@ -217,6 +225,8 @@ async def refresh_aoi_status(conn: Conn, aoi: str, is_retry: bool = False) -> No
 
 async def finish_tile(conn: Conn, tile_id: int, force: bool = False) -> bool | None:
     """FinishTile in one round trip (schema/0003_*.sql); None for an unknown tile, False if refused."""
+    if not _is_serial(tile_id):
+        return None
     cur = await conn.execute("SELECT geocube_finish_tile(%s, %s)", (tile_id, force))
     row = await cur.fetchone()
     return row[0] if row else None
