@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway import middleware, rpc, telemetry
+from gateway import middleware, openapi, rpc, telemetry, timeouts
 from gateway.routes import catalog, control, dashboard, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import PREFIX, GatewaySettings
@@ -51,11 +51,13 @@ def create_app(settings: GatewaySettings, catalogue_channel: grpc.aio.Channel | 
                 *dashboard.routes(gateway),
                 *stac.routes(gateway),
                 *telemetry.routes(gateway, metrics_registry),
+                *openapi.routes(gateway),
             ]
         )
         + [dashboard.static_mount()],
         middleware=[
             Middleware(telemetry.TelemetryMiddleware, metrics=telemetry.HttpMetrics(metrics_registry)),
+            Middleware(timeouts.BodyDeadlineMiddleware, timeout=settings.body_timeout_seconds),
             Middleware(middleware.RequestIdMiddleware),
             Middleware(middleware.CorsMiddleware),
             Middleware(middleware.CleanPathMiddleware),
@@ -124,7 +126,7 @@ async def serve(
         log_config=None,
         access_log=False,
         server_header=False,
-        http="h11",
+        http=timeouts.header_deadline_protocol(settings.header_timeout_seconds),
         ws="none",
         lifespan="on",
         timeout_graceful_shutdown=10,

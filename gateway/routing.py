@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, compile_path
 from starlette.types import Receive, Scope, Send
 
-from gateway import auth, responses, rpc
+from gateway import auth, inputs, responses, rpc
 from gateway.errors import GatewayError
 from gateway.middleware import request_id
 from gateway.settings import GatewaySettings
@@ -115,6 +115,7 @@ class GoRoute(BaseRoute):
         try:
             if not self.public:
                 auth.check(call.request.headers.get("authorization"), self.gateway.settings.bearer_tokens)
+            inputs.check_request(call.params, call.request.query_params.multi_items())
             return await handler(call)
         except GatewayError as exc:
             return responses.text(exc.text, exc.status)

@@ -26,6 +26,10 @@ class GatewaySettings(CatalogueClientSettings):
     rpc_timeout_seconds: float = 30.0
     # Deadline of the catalogue calls that may query external catalogues (search, tiling, ingestion).
     catalogue_timeout_seconds: float = 600.0
+    # Slow clients (docs/api.md, "Input limits"): seconds to send a complete request head (from the
+    # connection or the previous answer), and to send the whole body (from the head).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 120.0
     # Public root URL of the gateway behind a proxy (e.g. https://example.org/ingester); empty: the links of
     # the STAC API are built from the request's own URL.
     public_url: str = ""

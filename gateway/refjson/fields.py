@@ -14,6 +14,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
+from gateway import inputs
+
 
 class DecodeError(ValueError):
     """A JSON document that does not fit the expected shape; the message names the field."""
@@ -56,10 +58,16 @@ def _reject_constant(name: str) -> Any:
 
 
 def loads(text: str) -> Any:
-    """Parses JSON (strictly: no NaN/Infinity, which Go rejects). A leading UTF-8 BOM is tolerated."""
-    return json.loads(
-        text.removeprefix("\ufeff"), object_pairs_hook=JsonObject, parse_constant=_reject_constant
-    )
+    """Parses JSON (strictly: no NaN/Infinity, which Go rejects). A leading UTF-8 BOM is tolerated.
+    Raises ValueError; `inputs.Refused` (a ValueError) for NUL characters or too deep nesting."""
+    try:
+        doc = json.loads(
+            text.removeprefix("\ufeff"), object_pairs_hook=JsonObject, parse_constant=_reject_constant
+        )
+    except RecursionError:
+        raise inputs.depth_error() from None
+    inputs.check_document(doc)
+    return doc
 
 
 def kind(value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import shapely
 from shapely import geometry as sgeom
 
+from gateway import inputs
 from gateway.errors import GatewayError
 from gateway.refjson import fields, gojson
 from gateway.refjson.fields import DecodeError, JsonObject
@@ -44,7 +45,7 @@ def decode_area(raw: str) -> types_pb2.Area:
         raise area_error(str(exc), raw) from None
     try:
         return _area(doc)
-    except DecodeError as exc:
+    except (DecodeError, inputs.Refused) as exc:
         raise area_error(str(exc), raw) from None
 
 
@@ -61,7 +62,7 @@ def _area(doc: Any) -> types_pb2.Area:
             "identifier is 'name' (legacy payloads must rename 'aoi' to 'name' and add \"type\":\"Feature\")"
         )
     area = types_pb2.Area(geometry_wkt=geometry_wkt(doc))
-    area.name = fields.string(doc.get("name"), "name")
+    area.name = inputs.name(fields.string(doc.get("name"), "name"), "name")
     fields.timestamp(doc.get("start_time"), "start_time", area.start_time)
     fields.timestamp(doc.get("end_time"), "end_time", area.end_time)
     scene_type = fields.obj(doc.get("scene_type"), "scene_type")
@@ -72,8 +73,8 @@ def _area(doc: Any) -> types_pb2.Area:
         parameters = fields.string_map(scene_type.get("parameters"), "scene_type.parameters") or {}
         # The contract (types.proto) carries parameter names lower-cased: catalogues match them so.
         area.scene_type.parameters.update({key.lower(): value for key, value in parameters.items()})
-    area.scene_graph_name = fields.string(doc.get("scene_graph_name"), "scene_graph_name")
-    area.tile_graph_name = fields.string(doc.get("tile_graph_name"), "tile_graph_name")
+    for graph in ("scene_graph_name", "tile_graph_name"):
+        setattr(area, graph, inputs.name(fields.string(doc.get(graph), graph), graph))
     graph_config = fields.string_map(doc.get("graph_config"), "graph_config")
     if graph_config is not None:
         # Set even when empty: `{}` and null are printed differently downstream.
@@ -129,7 +130,7 @@ def _geojson(doc: JsonObject) -> Any:
             if geometry is not None:
                 _collect_polygons(_geometry(geometry, f"features[{i}].geometry"), polygons)
         return sgeom.MultiPolygon(polygons)
-    if kind in _GEOMETRY_TYPES:
+    if isinstance(kind, str) and kind in _GEOMETRY_TYPES:
         return _geometry(doc, "")
     raise DecodeError(f"invalid geojson: unknown type {gojson.dumps(fields.plain(kind))}")
 
@@ -147,7 +148,8 @@ def _collect_polygons(geom: Any, out: list[Any]) -> None:
 def _geometry(doc: JsonObject, path: str) -> Any:
     prefix = f"{path}." if path else ""
     kind = doc.get("type")
-    if kind not in _GEOMETRY_TYPES:
+    # Not a string (e.g. ["MultiPolygon"]): unhashable, cannot be looked up.
+    if not isinstance(kind, str) or kind not in _GEOMETRY_TYPES:
         shown = "missing" if kind is None else gojson.dumps(fields.plain(kind))
         raise DecodeError(f"field '{prefix}type': invalid geojson geometry type ({shown})")
     if kind == "GeometryCollection":

@@ -11,6 +11,7 @@ import shapely
 from google.protobuf import json_format
 from shapely import geometry as sgeom
 
+from gateway import inputs
 from gateway.errors import GatewayError
 from gateway.refjson import fields, gojson
 from gateway.refjson.fields import DecodeError, JsonObject
@@ -26,7 +27,7 @@ def scenes_error(raw: str, reason: str) -> GatewayError:
     return GatewayError(400, f"{raw} {reason}")
 
 
-def decode_scenes(raw: str) -> list[types_pb2.CatalogScene]:
+def decode_scenes(raw: str, field: str = "scenes") -> list[types_pb2.CatalogScene]:
     """Decodes an uploaded collection. Only `features[].properties` are read: the geometry of a feature
     is derived data, the scene's `wkt` is authoritative. Raises GatewayError(400)."""
     try:
@@ -44,6 +45,9 @@ def decode_scenes(raw: str) -> list[types_pb2.CatalogScene]:
             )
             scenes.append(decode_scene(props, f"features[{i}].properties"))
         return scenes
+    except inputs.Refused as exc:
+        # Our limits (not the reference's): name the upload too.
+        raise scenes_error(raw, f"{field}: {exc}") from None
     except ValueError as exc:  # DecodeError and JSON syntax errors
         raise scenes_error(raw, str(exc)) from None
 

@@ -13,6 +13,8 @@ import dataclasses
 import json
 from typing import Any
 
+from gateway import inputs
+from gateway.errors import GatewayError
 from gateway.refjson import fields
 from gateway.refjson.fields import DecodeError, JsonObject
 from gateway.refjson.scenes import decode_scene_attrs, decode_tile_attrs_into
@@ -69,8 +71,16 @@ def first_value(body: bytes) -> Any:
         raise DecodeError("empty body")
     try:
         value, _ = _DECODER.raw_decode(text)
+    except RecursionError:
+        raise GatewayError(400, str(inputs.depth_error())) from None
     except ValueError as exc:
         raise DecodeError(f"invalid JSON: {exc}") from None
+    # Unlike the shape errors (an empty 400, as the reference), these name the field: the reference
+    # has no such limits, so a client cannot guess them.
+    try:
+        inputs.check_document(value)
+    except inputs.Refused as exc:
+        raise GatewayError(400, str(exc)) from None
     return value
 
 

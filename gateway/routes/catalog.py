@@ -52,7 +52,7 @@ def _load_scenes(form: forms.Form, name: str) -> list[types_pb2.CatalogScene] | 
     raw = form.field(name)
     if raw is None or raw == "":
         return None
-    return refjson.decode_scenes(raw)
+    return refjson.decode_scenes(raw, name)
 
 
 async def search_scenes(call: Call) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import grpc
 from starlette.responses import Response
 
@@ -14,6 +16,7 @@ from protos.ingester.v1 import catalogue_pb2, workflow_pb2
 
 # The reference answers an empty 404 for an unknown scene or tile.
 _EMPTY_NOT_FOUND = (grpc.StatusCode.NOT_FOUND,)
+MAX_WAIT_SECONDS = 60.0
 
 
 async def health(call: Call) -> Response:
@@ -47,9 +50,13 @@ async def aoi_status(call: Call) -> Response:
         raise GatewayError(400, f"known: unknown status {known_name!r} (NEW, PENDING, DONE, RETRY or FAILED)")
     raw_wait = call.request.query_params.get("wait", "0")
     try:
-        wait = min(max(float(raw_wait), 0.0), 60.0)
+        wait = float(raw_wait)
     except ValueError:
-        raise GatewayError(400, f"wait: expected seconds, got {raw_wait!r}") from None
+        wait = math.nan
+    if not math.isfinite(wait) or wait < 0:
+        raise GatewayError(400, f"wait: expected seconds (a number >= 0), got {raw_wait!r}")
+    # Longer waits are shortened: the answer says whether the status changed.
+    wait = min(wait, MAX_WAIT_SECONDS)
     request = catalogue_pb2.WaitAoiStatusRequest(
         aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, 0)
     )

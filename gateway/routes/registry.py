@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from gateway import forms, responses
+from gateway import forms, inputs, responses
 from gateway.errors import GatewayError
 from gateway.refjson import fields, gojson
 from gateway.refjson.fields import DecodeError
@@ -108,7 +108,9 @@ async def create_variable(call: Call) -> Response:
         request = registry_pb2.CreateVariableRequest(
             **{key: fields.string(doc.get(key), key) for key in ("name", "unit", "description", "dtype")}
         )
-    except DecodeError as exc:
+        for key in ("name", "unit", "dtype"):
+            inputs.name(getattr(request, key), key)
+    except (DecodeError, inputs.Refused) as exc:
         raise GatewayError(400, str(exc)) from None
     variable = await call.rpc(call.gateway.client.registry.CreateVariable, request)
     return _answer(variable_json(variable), 201)
@@ -125,10 +127,10 @@ async def create_instance(call: Call) -> Response:
     try:
         request = registry_pb2.CreateInstanceRequest(
             variable=call.params["variable"],
-            name=fields.string(doc.get("name"), "name"),
+            name=inputs.name(fields.string(doc.get("name"), "name"), "name"),
             metadata=fields.string_map(doc.get("metadata"), "metadata") or {},
         )
-    except DecodeError as exc:
+    except (DecodeError, inputs.Refused) as exc:
         raise GatewayError(400, str(exc)) from None
     instance = await call.rpc(call.gateway.client.registry.CreateInstance, request)
     return _answer(instance_json(instance), 201)

@@ -26,6 +26,7 @@ from protos.ingester.v1 import (
 from services.catalogue import metrics, migrations, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
+from services.catalogue.placement import Placement
 from services.catalogue.registry_servicer import RegistryServicer
 from services.catalogue.search import sources as scene_sources
 from services.catalogue.search.archive_source import ArchiveSource
@@ -38,10 +39,10 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
-from services.runtime import metrics as runtime_metrics
-from services.runtime.auth import ServerSecurity
 from services.geocube.client import GeocubeClient
 from services.geocube.records import GeocubeRecords
+from services.runtime import metrics as runtime_metrics
+from services.runtime.auth import ServerSecurity
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig
@@ -150,16 +151,22 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             allowed_origins=tuple(origin_of(o.rstrip("/")) for o in settings.annotations_allowed_origins),
         ),
     )
+    placement = Placement(
+        tuple(pathlib.Path(folder) for folder in settings.graph_path),
+        tuple(root for root in (settings.storage_uri, *settings.storage_allowed_uris) if root),
+    )
     # With a Geocube server, layers and records are its own (the reference's only mode); else the registry.
     geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
     records = GeocubeRecords(geocube) if geocube is not None else None
-    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier)
+    catalogue = CatalogueServicer(
+        pool, inventory, tiler, Ingestion(pool, inventory, tiler, records, placement), notifier
+    )
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
         tasks_pb2_grpc.add_TasksServicer_to_server(TasksServicer(queue), server)
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
-        workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
+        workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool, placement), server)
 
     server = await start_server(
         settings.address,

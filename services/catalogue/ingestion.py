@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue import tiling
 from services.catalogue.bursts.inventory import IngestedTile
+from services.catalogue.placement import Placement
 from services.catalogue.search.inventory import SceneInventory, area_geometry
 from services.catalogue.store import graph, registry, workflow
 from services.catalogue.workflow import ingest
@@ -153,11 +154,13 @@ class Ingestion:
         inventory: SceneInventory,
         tiler: tiling.Tiler,
         records: Records | None = None,
+        placement: Placement | None = None,
     ):
         self._pool = pool
         self._inventory = inventory
         self._tiler = tiler
         self._records = records or RegistryRecords(pool)
+        self._placement = placement or Placement()
 
     async def ingest(
         self,
@@ -167,6 +170,7 @@ class Ingestion:
     ) -> tuple[int, int]:
         """Returns (scenes created, tiles of those scenes)."""
         validate_area(area)
+        self._placement.check_area(area)
         instances = await self._records.resolve_layers(area)
         if tiled is None:
             if scenes is None:
@@ -175,6 +179,8 @@ class Ingestion:
                 self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
             )
         todo = [s for s in tiled if s.tiles]
+        # Uploaded scenes and tiles carry their own graph names and storage URIs.
+        self._placement.check_scenes(todo)
         # Every scene, also those the AOI already has (skipped below), as the reference checks them (spec
         # §3.5 step 4.5): a payload whose tags disagree with its scenes is refused whatever the AOI holds.
         for scene in todo:

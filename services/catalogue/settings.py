@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.runtime.auth import ServerSecuritySettings
 from services.geocube.settings import GeocubeSettings
+from services.runtime.auth import ServerSecuritySettings
 from services.storage.config import ObjectStoreSettings
 
 PREFIX = "GEOCUBE_CATALOGUE_"
@@ -57,6 +57,12 @@ class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSett
     # Bearer token sent to the http(s):// annotation places above (configured or allowed); never logged.
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
     # (Object stores holding annotations: the fields of ObjectStoreSettings, see docs/storage.md.)
+    # The workers' GRAPH_PATH, STORAGE_URI and STORAGE_ALLOWED_URIS (comma-separated lists), mirrored so
+    # that ingestion refuses graph names and storage URIs the workers would refuse (placement.py). With
+    # no storage root set, payload storage URIs are checked by the workers only.
+    graph_path: tuple[str, ...] = ()
+    storage_uri: str = ""
+    storage_allowed_uris: tuple[str, ...] = ()
     # (Layers and records in a Geocube server: the fields of GeocubeSettings, see docs/geocube.md.)
     # A leased task whose worker sends no heartbeat for this long goes back to the queue.
     lease_seconds: float = 60.0

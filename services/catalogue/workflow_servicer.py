@@ -8,6 +8,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
+from services.catalogue.placement import Placement
 from services.catalogue.store import graph, workflow
 from services.catalogue.workflow import control, ingest, transitions
 from services.domain import proto_convert as pc
@@ -22,8 +23,9 @@ def _status(request: workflow_pb2.UpdateStatusRequest) -> Any:
 
 
 class WorkflowServicer(workflow_pb2_grpc.WorkflowServicer):
-    def __init__(self, pool: AsyncConnectionPool[Any]):
+    def __init__(self, pool: AsyncConnectionPool[Any], placement: Placement | None = None):
         self._pool = pool
+        self._placement = placement or Placement()
 
     async def UpdateSceneStatus(self, request: workflow_pb2.UpdateStatusRequest, context: grpc.aio.ServicerContext
                                 ) -> workflow_pb2.UpdateStatusResponse:
@@ -68,6 +70,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServicer):
     async def IngestScene(self, request: workflow_pb2.IngestSceneRequest, context: grpc.aio.ServicerContext
                           ) -> workflow_pb2.IngestSceneResponse:
         scene = pc.catalog_scene_from_proto(request.scene)
+        self._placement.check_scenes([scene])
         async with self._pool.connection() as conn, conn.transaction():
             # The AOI is created by CreateAoi (POST /aoi/{aoi}) first, as the reference requires: a typo
             # in the path must not start a new AOI (C35).
@@ -80,15 +83,19 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServicer):
 
     async def UpdateSceneData(self, request: workflow_pb2.UpdateSceneDataRequest, context: grpc.aio.ServicerContext
                               ) -> workflow_pb2.UpdateDataResponse:
+        data = pc.scene_attrs_from_proto(request.data)
+        self._placement.check_scene_attrs(data, "data")
         async with self._pool.connection() as conn:
-            if not await graph.update_scene_data(conn, request.id, pc.scene_attrs_from_proto(request.data)):
+            if not await graph.update_scene_data(conn, request.id, data):
                 raise NotFound(f"scene {request.id} not found")
         return workflow_pb2.UpdateDataResponse()
 
     async def UpdateTileData(self, request: workflow_pb2.UpdateTileDataRequest, context: grpc.aio.ServicerContext
                              ) -> workflow_pb2.UpdateDataResponse:
+        data = pc.tile_attrs_from_proto(request.data)
+        self._placement.check_tile_attrs(data, "data")
         async with self._pool.connection() as conn:
-            if not await graph.update_tile_data(conn, request.id, pc.tile_attrs_from_proto(request.data)):
+            if not await graph.update_tile_data(conn, request.id, data):
                 raise NotFound(f"tile {request.id} not found")
         return workflow_pb2.UpdateDataResponse()
 

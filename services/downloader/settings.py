@@ -93,6 +93,9 @@ class DownloaderSettings(WorkerSettings):
         if self.download_resume_attempts < 0:
             raise InvalidArgument(PREFIX + "DOWNLOAD_RESUME_ATTEMPTS", "must not be negative")
 
+    def archive_folders(self) -> list[str]:
+        return [folder for folder in (self.local_path, *self.link_local_roots) if folder]
+
     def secret(self, name: str) -> str:
         """The secret `name`, from its `<name>_file` when one is set (trailing newline dropped)."""
         path = getattr(self, name + "_file", "")

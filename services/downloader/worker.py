@@ -146,7 +146,8 @@ class DownloadJob:
 
     async def process_scene(self, scene: Scene, context: TaskContext) -> None:
         workdir = context.workdir
-        storage_uri = scene.data.storage_uri or self._storage_uri
+        # The default root is the operator's: messages name only a payload's own URI.
+        storage_uri = scene.data.storage_uri or "default storage"
         try:
             storage = await asyncio.to_thread(
                 open_scene_storage,

@@ -47,14 +47,28 @@ _BUILT_IN = frozenset(
         "SpotProcessing",
     }
 )
+# Public for the catalogue, which leaves these to the workers (they need software installed there).
+BUILT_IN = _BUILT_IN
 # Names of the reference's deployment that point into its library (e.g. the demo payloads use
 # "library/graph/ExtractS2Bands.json"): inside the bundled folder these prefixes are dropped.
 _LIBRARY_PREFIXES = ("library/graph/", "library/")
 
 
+def shown(path: pathlib.Path) -> str:
+    """How a graph file is named in messages: they reach clients (task messages), which must not learn
+    the server's folders; a bundled graph as `library/<name>`, any other by its file name."""
+    if path.is_relative_to(LIBRARY_DIR):
+        return "library/" + path.relative_to(LIBRARY_DIR).as_posix()
+    return path.name
+
+
+# What messages say instead of the configured folders (the operator finds them in the settings).
+_FOLDERS = "the graph folders (GRAPH_PATH) and the bundled library"
+
+
 class _GraphFileError(InvalidArgument):
     def __init__(self, path: pathlib.Path, reason: str):
-        super().__init__("graph", f"LoadGraphFromFile[{path}]: {reason}")
+        super().__init__("graph", f"LoadGraphFromFile[{shown(path)}]: {reason}")
 
 
 def _candidates(name: str, folders: Sequence[pathlib.Path]) -> list[pathlib.Path]:
@@ -74,8 +88,22 @@ def _check_inside_graph_folders(path: pathlib.Path, graph_path: Sequence[pathlib
     for folder in [*graph_path, LIBRARY_DIR]:
         if real.is_relative_to(folder.resolve()):
             return
-    folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
-    raise InvalidArgument("graph_name", f"graph {path} is outside the graph folders ({folders})")
+    raise InvalidArgument("graph_name", f"graph {shown(path)} is outside {_FOLDERS}")
+
+
+def check_graph_name(name: str) -> str:
+    """The checks a name passes before any file is looked for (the catalogue applies them at ingestion
+    even without the graph folders); returns the name to look up (a file: URL decoded)."""
+    name = _LIBRARY_ALIASES.get(name, name)
+    scheme = urllib.parse.urlsplit(name).scheme
+    if scheme == "file":
+        name = urllib.parse.unquote(urllib.parse.urlsplit(name).path)
+    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, never seen here
+        raise InvalidArgument("graph_name", f"graph {name}: unsupported scheme {scheme!r}")
+    # Checked on the decoded name: `file:%2e%2e/x` must not pass as a harmless string.
+    if ".." in name or "\x00" in name or "\\" in name:
+        raise InvalidArgument("graph_name", f"graph name {name!r} must not contain '..', '\\' or NUL")
+    return name
 
 
 def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib.Path:
@@ -87,14 +115,7 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
     if name in _BUILT_IN:
         raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
     name = _LIBRARY_ALIASES.get(name, name)
-    scheme = urllib.parse.urlsplit(name).scheme
-    if scheme == "file":
-        name = urllib.parse.unquote(urllib.parse.urlsplit(name).path)
-    elif scheme and len(scheme) > 1:  # one letter would be a Windows drive, never seen here
-        raise InvalidArgument("graph_name", f"graph {name}: unsupported scheme {scheme!r}")
-    # Checked on the decoded name: `file:%2e%2e/x` must not pass as a harmless string.
-    if ".." in name or "\x00" in name or "\\" in name:
-        raise InvalidArgument("graph_name", f"graph name {name!r} must not contain '..', '\\' or NUL")
+    name = check_graph_name(name)
     path = pathlib.PurePosixPath(name)
     candidates = [pathlib.Path(path)] if path.is_absolute() else _candidates(name, graph_path)
     # Every candidate, relative ones too, must resolve (symlinks included) inside the graph folders.
@@ -102,8 +123,7 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
         if candidate.is_file():
             _check_inside_graph_folders(candidate, graph_path)
             return candidate
-    folders = ", ".join(str(f) for f in [*graph_path, LIBRARY_DIR])
-    raise InvalidArgument("graph_name", f"graph {name} not found in {folders}")
+    raise InvalidArgument("graph_name", f"graph {name} not found in {_FOLDERS}")
 
 
 def _condition(path: pathlib.Path, raw: Any, *, tile_only: bool) -> Condition:
@@ -291,6 +311,9 @@ def load_graph(name: str, graph_path: Sequence[pathlib.Path], retriable: bool) -
     path = resolve_graph_file(name, graph_path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        # str(exc) names the file's full path.
+        raise _GraphFileError(path, exc.strerror or type(exc).__name__) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _GraphFileError(path, str(exc)) from exc
     return parse_graph(name, path, document, graph_path, retriable)

@@ -130,7 +130,8 @@ class ProcessJob:
         """Runs the tile graph and handles its out-files; the `to_delete` ones go to `deletions`."""
         tile, workdir = tiles[0], context.workdir
         prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
-        storage_uri = tile.scene.data.storage_uri or self._storage_uri
+        # The default root is the operator's: messages name only a payload's own URI.
+        storage_uri = tile.scene.data.storage_uri or "default storage"
         try:
             storage = await asyncio.to_thread(
                 open_scene_storage,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import pathlib
 import secrets
 from collections.abc import Awaitable, Callable
@@ -72,6 +73,19 @@ def _embedded(path: pathlib.Path) -> tuple[str, Callable[[], Awaitable[None]]]:
     return dsn, stop
 
 
+def _mirrored(name: str) -> tuple[str, ...]:
+    """GEOCUBE_CATALOGUE_<name> when set, else the union of the workers' <name> lists: the catalogue
+    checks payloads against what the workers will accept."""
+    if CATALOGUE_PREFIX + name in os.environ:
+        return tuple(getattr(from_env(CatalogueSettings, CATALOGUE_PREFIX), name.lower()))
+    values: list[str] = []
+    for prefix in ("GEOCUBE_DOWNLOADER_", "GEOCUBE_PROCESSOR_"):
+        for value in os.environ.get(prefix + name, "").split(","):
+            if value.strip() and value.strip() not in values:
+                values.append(value.strip())
+    return tuple(values)
+
+
 async def start_stack(config: StackConfig) -> Stack:
     workdir = config.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +112,10 @@ async def start_stack(config: StackConfig) -> Stack:
                 database_dsn=dsn,
                 address=config.catalogue_address,
                 archive_path=str(archive),
+                # Ingestion checks payloads against the workers' storage root and graph folders.
+                storage_uri=str(storage),
+                storage_allowed_uris=_mirrored("STORAGE_ALLOWED_URIS"),
+                graph_path=_mirrored("GRAPH_PATH"),
                 auth_tokens=(grpc_token,),
             )
         )

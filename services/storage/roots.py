@@ -42,8 +42,8 @@ def open_scene_storage(
     """The storage of a scene: its own URI when it lies inside the default one or an allowed one (a
     fatal error naming `setting` otherwise), else the default."""
     if scene_uri and not within(scene_uri, [default_uri, *allowed]):
+        # The roots are not named: the message reaches clients (task messages), the operator knows them.
         raise FailedPrecondition(
-            f"storage URI {scene_uri} is outside the storage roots of this worker"
-            f" ({', '.join([default_uri, *allowed])}): allow it with {setting}"
+            f"storage URI {scene_uri} is outside the storage roots of this worker: allow it with {setting}"
         )
     return open_storage(scene_uri or default_uri, config)

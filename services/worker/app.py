@@ -18,6 +18,7 @@ from services.runtime import server as runtime_server
 from services.runtime.channels import catalogue_channel
 from services.worker.lease import Handler, LeaseLoop, LoopConfig
 from services.worker.metrics import WorkerMetrics
+from services.worker.redact import Redactor
 from services.worker.settings import WorkerSettings
 from services.worker.status import StatusBoard, WorkerState
 
@@ -136,6 +137,12 @@ async def start_worker(
         workdir=workdir,
         concurrency=settings.concurrency,
         lease_wait=settings.lease_wait_seconds,
+        redact=Redactor.for_worker(
+            workdir,
+            settings.graph_folders(),
+            [settings.storage_uri, *settings.storage_allowed_uris],
+            settings.archive_folders(),
+        ),
     )
     loop = LeaseLoop(channel, config, handler, board, metrics)
     loop.start()

@@ -54,6 +54,8 @@ class LoopConfig:
     backoff_initial: float = 0.5  # first pause after a failed LeaseTask, doubled up to backoff_max
     backoff_max: float = 30.0
     report_attempts: int = 5  # a result that cannot be delivered is retried this many times
+    # Applied to every reported message: clients read them, they must not learn the worker's folders.
+    redact: Callable[[str], str] = str
 
 
 @dataclasses.dataclass
@@ -333,7 +335,7 @@ class LeaseLoop:
             task_id=task.task_id,
             lease_token=task.lease_token,
             status=convert.status_to_proto(outcome.status),
-            message=outcome.message,
+            message=self._config.redact(outcome.message),
             temporary=outcome.temporary,
             worker_id=self._config.worker_id,
         )

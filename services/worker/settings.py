@@ -98,3 +98,7 @@ class WorkerSettings(ObjectStoreSettings, ServerSecuritySettings, CatalogueClien
 
     def graph_folders(self) -> list[pathlib.Path]:
         return [pathlib.Path(folder) for folder in self.graph_path]
+
+    def archive_folders(self) -> list[str]:
+        """Local folders products are read from (hidden from reported messages, see redact.py)."""
+        return []

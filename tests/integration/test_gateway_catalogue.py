@@ -235,11 +235,15 @@ async def test_undated_scenes_keep_the_zero_date_through_tiling_and_ingestion(st
 
 
 async def test_nul_characters_are_400_naming_the_field(stack: Stack) -> None:
-    # The catalogue's request checks refuse them before PostgreSQL does (docs/compatibility.md G39).
+    # The gateway refuses them first (G42), the catalogue's request checks too for gRPC clients (G39):
+    # either way before PostgreSQL does.
     report = await stack.http.get("/aoi/a%00b")
-    assert (report.status_code, report.text) == (400, "aoi: contains a NUL character")
+    assert (report.status_code, report.text) == (
+        400,
+        "path parameter 'aoi': the NUL character (\\u0000) is not allowed",
+    )
     searched = _json(await stack.post_form("/catalog/scenes", area=S2_PAYLOAD))
     searched["features"][1]["properties"]["data"]["metadata"] = {"note": "a\u0000b"}
     tiled = await stack.post_form("/catalog/tiles", area=S2_PAYLOAD, scenes=json.dumps(searched).encode())
     assert tiled.status_code == 400
-    assert "scenes[1].data.metadata.note: contains a NUL character" in tiled.text
+    assert "scenes: field 'features[1].properties.data.metadata.note': the NUL character" in tiled.text

@@ -455,6 +455,8 @@ async def test_a_failed_download_is_reported_with_the_reference_message(
         current = await stub.GetScene(catalogue_pb2.GetSceneRequest(id=scene.id), timeout=RPC_TIMEOUT)
         assert current.message.startswith("ProcessScene.ImageProviders.Product not found or unavailable: ")
         assert scene.source_id in current.message
+        # Clients read task messages: the worker's folders are not in them.
+        assert str(tmp_path) not in current.message, current.message
 
 
 async def _async(value: bool) -> bool:

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import psycopg
 
-from services.runtime.errors import InvalidArgument, exception_chain
+from services.runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    IngesterError,
+    InvalidArgument,
+    exception_chain,
+)
 
 
-def refused_value(exc: BaseException) -> InvalidArgument | None:
+def refused_value(exc: BaseException) -> IngesterError | None:
     for error in exception_chain(exc):
         if isinstance(error, psycopg.errors.ProgramLimitExceeded):
             # Its text names indexes and sizes in bytes: the caller only needs to know what to change.
@@ -22,4 +28,16 @@ def refused_value(exc: BaseException) -> InvalidArgument | None:
         if isinstance(error, psycopg.DataError):
             diag = error.diag.message_primary  # None for errors raised by the driver itself
             return InvalidArgument("request", f"a value the database cannot store: {diag or error}")
+        # Integrity (23) and syntax or access rule (42, e.g. a name too long for an identifier): the
+        # request can never succeed as it is either.
+        if isinstance(error, psycopg.errors.UniqueViolation):
+            return AlreadyExists(f"request: a value already stored: {error.diag.message_primary or error}")
+        if isinstance(error, psycopg.errors.ForeignKeyViolation):
+            return FailedPrecondition(
+                f"request: refers to something missing: {error.diag.message_primary or error}"
+            )
+        if isinstance(error, psycopg.Error) and (error.sqlstate or "")[:2] in ("23", "42"):
+            return InvalidArgument(
+                "request", f"a value the database refuses: {error.diag.message_primary or error}"
+            )
     return None
