@@ -281,6 +281,15 @@ def _monitoring() -> dict[str, Any]:
     not_found = _empty("Unknown id (empty body).")
     return {
         "/": {"get": _operation("Health", {"200": _answer("`ingester ok`.")}, public=True)},
+        # Public like the health check: scrapers carry no token; it holds counts by route template, no
+        # names (k8s NetworkPolicies limit who reaches it, docs/observability.md).
+        "/metrics": {
+            "get": _operation(
+                "Prometheus metrics of the gateway",
+                {"200": _answer("Prometheus text exposition format.", "text/plain")},
+                public=True,
+            )
+        },
         "/aoi/": {"get": _operation("List the AOIs", {"200": json_text})},
         "/aoi/{aoi}": {
             "get": _operation(

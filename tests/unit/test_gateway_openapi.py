@@ -45,7 +45,7 @@ def test_public_operations_are_those_of_public_routes() -> None:
         for path, operations in openapi.document()["paths"].items()
         if all(operation.get("security") == [] for operation in operations.values())
     }
-    assert public == documented == {"/", openapi.PATH, "/ui", "/ui/", "/stac/api"}
+    assert public == documented == {"/", "/metrics", openapi.PATH, "/ui", "/ui/", "/stac/api"}
 
 
 def test_the_document_is_valid_openapi() -> None:

@@ -28,15 +28,15 @@ def refused_value(exc: BaseException) -> IngesterError | None:
         if isinstance(error, psycopg.DataError):
             diag = error.diag.message_primary  # None for errors raised by the driver itself
             return InvalidArgument("request", f"a value the database cannot store: {diag or error}")
-        # Integrity (23) and syntax or access rule (42, e.g. a name too long for an identifier): the
-        # request can never succeed as it is either.
+        # Integrity (23): the request can never succeed as it is either. Not class 42 (syntax, undefined
+        # table/column/function): our statements are parameterised, so those are bugs of ours and stay 500.
         if isinstance(error, psycopg.errors.UniqueViolation):
             return AlreadyExists(f"request: a value already stored: {error.diag.message_primary or error}")
         if isinstance(error, psycopg.errors.ForeignKeyViolation):
             return FailedPrecondition(
                 f"request: refers to something missing: {error.diag.message_primary or error}"
             )
-        if isinstance(error, psycopg.Error) and (error.sqlstate or "")[:2] in ("23", "42"):
+        if isinstance(error, psycopg.Error) and (error.sqlstate or "")[:2] == "23":
             return InvalidArgument(
                 "request", f"a value the database refuses: {error.diag.message_primary or error}"
             )
