@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,13 @@ def item_row(index: int, collection: str, item_id: str, record_id: str, text: st
         raise InvalidArgument(f"{field}.collection", "required")
     if not item_id:
         raise InvalidArgument(f"{field}.id", "required")
+    if record_id:
+        try:
+            uuid.UUID(record_id)  # the store's uuid column: anything else was an INTERNAL there
+        except ValueError:
+            raise InvalidArgument(
+                f"{field}.record_id", f"not a record id (a UUID): {record_id[:40]!r}"
+            ) from None
     try:
         item = json.loads(text)
     except ValueError as exc:

@@ -173,3 +173,11 @@ def test_catalogue_refuses_deeply_nested_json_naming_the_field() -> None:
     with pytest.raises(InvalidArgument) as caught:
         stac_index.decode_token(token)
     assert caught.value.field == "token"
+
+
+def test_catalogue_refuses_a_record_id_that_is_not_a_uuid() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        stac_index.item_row(2, "Aoi", "i", "not-a-uuid", _item(), "")
+    assert caught.value.field == "items[2].record_id"
+    row = stac_index.item_row(0, "Aoi", "i", "8f4c1a7e-3b5d-4f6a-9c2e-1d0b7a6e5f43", _item(), "")
+    assert row.record_id == "8f4c1a7e-3b5d-4f6a-9c2e-1d0b7a6e5f43"
