@@ -38,10 +38,10 @@ from services.catalogue.tasks_servicer import TasksServicer
 from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
 from services.catalogue.workflow_servicer import WorkflowServicer
 from services.domain import products
-from services.runtime import metrics as runtime_metrics
-from services.runtime.auth import ServerSecurity
 from services.geocube.client import GeocubeClient
 from services.geocube.records import GeocubeRecords
+from services.runtime import metrics as runtime_metrics
+from services.runtime.auth import ServerSecurity
 from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
 from services.runtime.server import GrpcServer, start_server
 from services.storage.config import ObjectStoreConfig

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.runtime.auth import ServerSecuritySettings
 from services.geocube.settings import GeocubeSettings
+from services.runtime.auth import ServerSecuritySettings
 from services.storage.config import ObjectStoreSettings
 
 PREFIX = "GEOCUBE_CATALOGUE_"
