@@ -153,7 +153,9 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     # With a Geocube server, layers and records are its own (the reference's only mode); else the registry.
     geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
     records = GeocubeRecords(geocube) if geocube is not None else None
-    catalogue = CatalogueServicer(pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier)
+    catalogue = CatalogueServicer(
+        pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier
+    )
 
     def register(server: Any) -> None:
         catalogue_pb2_grpc.add_CatalogueServicer_to_server(catalogue, server)
@@ -161,18 +163,20 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool), server)
 
-    server = await start_server(
-        settings.address,
-        [register],
-        SERVICE_NAMES,
-        translate=database_errors,
-        security=security,
-        registry=registry,
-    )
+    server: GrpcServer | None = None
     try:
+        server = await start_server(
+            settings.address,
+            [register],
+            SERVICE_NAMES,
+            translate=database_errors,
+            security=security,
+            registry=registry,
+        )
         metrics_server = runtime_metrics.serve(PREFIX + "METRICS_ADDRESS", settings.metrics_address, registry)
-    except BaseException:  # a busy metrics port: stop what started, report the setting
-        await server.stop(0)
+    except BaseException:  # a busy gRPC or metrics port: stop what started (pool, LISTEN), report it
+        if server is not None:
+            await server.stop(0)
         await notifier.stop()
         await pool.close()
         if geocube is not None:
