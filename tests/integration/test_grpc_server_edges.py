@@ -1,15 +1,18 @@
-"""The RPC metrics of a real gRPC server with tokens: a caller's invented method paths never become label
-values (each would be a series for ever), yet the refused calls are counted."""
+"""Edges of the real gRPC server every service runs (services/runtime/server.py): the RPC metrics with
+tokens (a caller's invented method paths never become label values, each would be a series for ever, yet
+the refused calls are counted), and a busy port."""
 
 from __future__ import annotations
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.runtime.auth import ServerSecurity
+from services.runtime.errors import Unavailable
 from services.runtime.server import start_server
 
 TIMEOUT = 30.0
@@ -47,3 +50,14 @@ async def test_invented_methods_are_counted_under_one_label() -> None:
         ("unknown", "unknown", "UNAUTHENTICATED"): 5,
         ("grpc.health.v1.Health", "Check", "OK"): 1,
     }
+
+
+async def test_a_busy_port_is_a_start_up_error() -> None:
+    # gRPC binds with SO_REUSEPORT unless told otherwise: a second server would share the port silently.
+    first = await start_server("127.0.0.1:0", [], [])
+    try:
+        with pytest.raises(Unavailable, match=f"cannot listen on 127.0.0.1:{first.port}"):
+            second = await start_server(f"127.0.0.1:{first.port}", [], [])
+            await second.stop(0)
+    finally:
+        await first.stop(0)
