@@ -48,6 +48,8 @@ def _footprint(scene: models.CatalogScene) -> shapely.Geometry:
 class GeocubeRecords:
     """`resolve_layers` / `attach` / `discard` (the seam services/catalogue/ingestion.py calls)."""
 
+    in_transaction = False  # remote calls: made before the ingestion's transaction opens
+
     def __init__(self, client: GeocubeClient):
         self._client = client
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import httpx
+import psycopg
 import pytest
 
 from gateway.app import serve
@@ -167,6 +168,30 @@ async def test_records_of_a_failed_ingestion_are_deleted(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
     assert geocube.calls["CreateRecords"] == 1 and geocube.calls["DeleteRecords"] == 1
     assert geocube.records == {}
+
+
+async def test_no_database_transaction_waits_on_the_geocube(
+    stub: catalogue_pb2_grpc.CatalogueStub, geocube: FakeGeocube, pg_dsn: str
+) -> None:
+    # The Geocube holds the first CreateAOI: meanwhile no connection of the catalogue may sit in an open
+    # transaction (a pool connection, and the snapshot, held for as long as the Geocube takes).
+    geocube.gates["CreateAOI"] = asyncio.Event()
+    ingestion = asyncio.ensure_future(
+        stub.IngestArea(catalogue_pb2.IngestAreaRequest(area=_area("GcSlow")), timeout=TIMEOUT)
+    )
+    try:
+        await asyncio.wait_for(geocube.arrived["CreateAOI"].wait(), TIMEOUT)
+        async with await psycopg.AsyncConnection.connect(pg_dsn, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND state LIKE 'idle in transaction%'"
+            )
+            row = await cur.fetchone()
+        assert row is not None and row[0] == 0
+    finally:
+        geocube.gates["CreateAOI"].set()
+    answer = await asyncio.wait_for(ingestion, TIMEOUT)
+    assert answer.scene_count == len(geocube.records) > 0
 
 
 async def test_an_unreachable_geocube_is_unavailable_then_ingestion_succeeds(
