@@ -23,6 +23,7 @@ POST_FIELDS = frozenset({"bbox", "datetime", "ids", "collections", "limit", "tok
 GET_FIELDS = POST_FIELDS
 
 
+_LIMIT = re.compile(r"-?[0-9]{1,9}")  # ASCII digits only (str.isdigit takes '²'), few enough for int()
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -35,9 +36,14 @@ def _instant(text: str, name: str) -> dt.datetime:
     if not _RFC3339.fullmatch(text):
         raise _bad(name, f"{text!r} is not an RFC 3339 date-time (e.g. 2022-01-02T10:36:29Z)")
     try:
-        return dt.datetime.fromisoformat(text.upper())
+        value = dt.datetime.fromisoformat(text.upper())
     except ValueError:
         raise _bad(name, f"{text!r} is not a valid date-time") from None
+    try:
+        # In UTC now: an offset can carry year 1 or 9999 past the range a Timestamp (and Python) holds.
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise _bad(name, f"{text!r} is outside the years 0001 to 9999 (UTC)") from None
 
 
 def datetime_range(text: str) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -150,14 +156,14 @@ def request_from_query(query: Mapping[str, str], collection: str = "") -> regist
     if "intersects" in query:
         try:
             body["intersects"] = json.loads(query["intersects"])
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             raise _bad("intersects", "expected a GeoJSON geometry (JSON)") from None
     if "datetime" in query:
         body["datetime"] = query["datetime"]
     if "limit" in query:
         text = query["limit"]
-        if not text.lstrip("-").isdigit():
-            raise _bad("limit", f"{text!r}: expected an integer")
+        if not _LIMIT.fullmatch(text):
+            raise _bad("limit", f"{text[:20]!r}: expected an integer in 1..{MAX_LIMIT}")
         body["limit"] = int(text)
     if "token" in query:
         body["token"] = query["token"]

@@ -22,6 +22,10 @@ from gateway.routing import ROUTE_KEY, Call, Gateway, GoRoute
 from services.runtime.tracing import tracer
 
 UNMATCHED = "unmatched"  # any path no route knows (404): one label value, whatever the path
+# HTTP servers take any token as a method: a label per method a client invents would grow the series
+# without bound (memory, and the scrape), so the others share one label value.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+OTHER_METHOD = "other"
 _UNTRACED_PATHS = ("/", "/metrics")
 # Seconds; the ingestion endpoints may take minutes (remote catalogues, tiling).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -55,7 +59,7 @@ class TelemetryMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
         root_path = str(scope.get("root_path", ""))
         headers = dict(Headers(scope=scope))
         started = time.perf_counter()

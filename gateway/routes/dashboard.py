@@ -25,6 +25,7 @@ from gateway.errors import GatewayError
 from gateway.refjson.views import status_name
 from gateway.routing import Call, Gateway, GoRoute
 from protos.ingester.v1 import catalogue_pb2, registry_pb2, types_pb2, workflow_pb2
+from services.domain import wkt as wkt_text
 
 STATIC = pathlib.Path(__file__).resolve().parents[1] / "static"
 # Catalogue calls in flight at once for one page read (one report per AOI, one record lookup per scene):
@@ -141,7 +142,7 @@ def _geometry(wkt: str) -> dict[str, Any] | None:
     if not wkt:
         return None
     try:
-        shape = shapely.from_wkt(wkt)
+        shape = wkt_text.from_wkt(wkt)  # not shapely's: a non-ASCII text made it raise UnicodeDecodeError
     except shapely.errors.GEOSException:
         return None  # a record written by hand with a broken footprint: listed, not drawn
     return None if shape.is_empty else shapely.geometry.mapping(shape)

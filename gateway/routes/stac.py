@@ -211,6 +211,8 @@ async def search_post(call: Call) -> Response:
         body = json.loads(raw or b"{}")
     except ValueError as exc:
         raise GatewayError(400, f"invalid JSON body: {exc}") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise GatewayError(400, "invalid JSON body: nested too deeply") from None
     if not isinstance(body, dict):
         raise GatewayError(400, "invalid JSON body: expected an object")
     answer = await _search(call, stac_search.request_from_body(body))

@@ -168,18 +168,20 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
         registry_pb2_grpc.add_RegistryServicer_to_server(RegistryServicer(pool), server)
         workflow_pb2_grpc.add_WorkflowServicer_to_server(WorkflowServicer(pool, placement), server)
 
-    server = await start_server(
-        settings.address,
-        [register],
-        SERVICE_NAMES,
-        translate=database_errors,
-        security=security,
-        registry=registry,
-    )
+    server: GrpcServer | None = None
     try:
+        server = await start_server(
+            settings.address,
+            [register],
+            SERVICE_NAMES,
+            translate=database_errors,
+            security=security,
+            registry=registry,
+        )
         metrics_server = runtime_metrics.serve(PREFIX + "METRICS_ADDRESS", settings.metrics_address, registry)
-    except BaseException:  # a busy metrics port: stop what started, report the setting
-        await server.stop(0)
+    except BaseException:  # a busy gRPC or metrics port: stop what started (pool, LISTEN), report it
+        if server is not None:
+            await server.stop(0)
         await notifier.stop()
         await pool.close()
         if geocube is not None:

@@ -85,11 +85,17 @@ class Records(Protocol):
     """Where layers are resolved and records kept: the built-in registry (below) or a Geocube server
     (services/geocube/records.py, when GEOCUBE_CATALOGUE_GEOCUBE_SERVER is set)."""
 
+    # True: `attach` writes rows in the ingestion's transaction (given as `conn`). False: it calls a remote
+    # server, so it runs before the transaction (conn None): no pool connection idles in a transaction
+    # for the length of those calls.
+    in_transaction: bool
+
     async def resolve_layers(self, area: models.Area) -> dict[str, str]: ...
 
     async def attach(self, conn: Any, area: models.Area, scenes: Sequence[models.CatalogScene]) -> list[str]:
-        """Sets each scene's record_id inside the ingestion's transaction; returns the ids of records
-        created outside it (which the transaction cannot roll back), for `discard`."""
+        """Sets each scene's record_id (inside the ingestion's transaction, or before it: `in_transaction`);
+        returns the ids of records created outside it (which the transaction cannot roll back), for
+        `discard`."""
         ...
 
     async def discard(self, record_ids: Sequence[str]) -> None: ...
@@ -97,6 +103,8 @@ class Records(Protocol):
 
 class RegistryRecords:
     """The built-in registry: records are rows written in the ingestion's own transaction."""
+
+    in_transaction = True
 
     def __init__(self, pool: AsyncConnectionPool[Any]):
         self._pool = pool
@@ -188,14 +196,21 @@ class Ingestion:
         outside: list[str] = []  # records created outside the transaction
         created: dict[str, int] = {}
         committed: dict[str, int] = {}
+        for scene in todo:
+            _link_tags(scene)
+            scene.data.instances_id = dict(instances)
         try:
+            if not self._records.in_transaction:
+                async with self._pool.connection() as conn:
+                    existing = await workflow.scene_source_ids(conn, area.name)
+                todo = [s for s in todo if s.source_id not in existing]
+                outside = await self._records.attach(None, area, todo)
             async with self._pool.connection() as conn, conn.transaction():
+                # Again inside: a concurrent ingestion may have added some (their records are discarded).
                 existing = await workflow.scene_source_ids(conn, area.name)
                 todo = [s for s in todo if s.source_id not in existing]
-                for scene in todo:
-                    _link_tags(scene)
-                    scene.data.instances_id = dict(instances)
-                outside = await self._records.attach(conn, area, todo)
+                if self._records.in_transaction:
+                    outside = await self._records.attach(conn, area, todo)
                 created = await ingest.ingest_scenes(conn, area.name, todo, area.retry_count)
             committed = created
         finally:

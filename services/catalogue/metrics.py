@@ -23,13 +23,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
+from services.catalogue.store import queue_counts
+
 logger = logging.getLogger(__name__)
 
-_TASKS = (
-    "SELECT kind, state, count(*), coalesce(extract(epoch FROM now() - min(created)), 0)"
-    " FROM task GROUP BY kind, state"
-)
-_ITEMS = "SELECT kind, status, sum(n) FROM aoi_status_count GROUP BY kind, status"
 KINDS = ("download", "process")
 STATES = ("queued", "leased")
 
@@ -75,9 +72,7 @@ class QueueCollector(Collector):
 
     async def _read(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         async with self._pool.connection(timeout=self._timeout) as conn:
-            tasks = await (await conn.execute(_TASKS)).fetchall()
-            items = await (await conn.execute(_ITEMS)).fetchall()
-        return tasks, items
+            return await queue_counts.read(conn)
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(

@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,10 +67,19 @@ def item_row(index: int, collection: str, item_id: str, record_id: str, text: st
         raise InvalidArgument(f"{field}.collection", "required")
     if not item_id:
         raise InvalidArgument(f"{field}.id", "required")
+    if record_id:
+        try:
+            uuid.UUID(record_id)  # the store's uuid column: anything else was an INTERNAL there
+        except ValueError:
+            raise InvalidArgument(
+                f"{field}.record_id", f"not a record id (a UUID): {record_id[:40]!r}"
+            ) from None
     try:
         item = json.loads(text)
     except ValueError as exc:
         raise InvalidArgument(f"{field}.item_json", f"not JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidArgument(f"{field}.item_json", "not JSON: nested too deeply") from None
     if not isinstance(item, dict) or item.get("type") != "Feature" or "stac_version" not in item:
         raise InvalidArgument(
             f"{field}.item_json", "must be a STAC Item (a GeoJSON Feature with stac_version)"
@@ -98,7 +108,7 @@ def decode_token(token: str) -> tuple[dt.datetime, str, str]:
         when, collection, item_id = json.loads(raw)
         if not (isinstance(collection, str) and isinstance(item_id, str)):
             raise TypeError
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise InvalidArgument("token", "not a token of a previous page") from None
     return _datetime(when, "token"), collection, item_id
 
@@ -115,6 +125,8 @@ def geometry(text: str) -> shapely.Geometry:
         shape = shapely.geometry.shape(json.loads(text))
     except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException) as exc:
         raise InvalidArgument("intersects", f"not a GeoJSON geometry: {exc}") from None
+    except RecursionError:  # arrays nested thousands deep
+        raise InvalidArgument("intersects", "not a GeoJSON geometry: nested too deeply") from None
     if shape.is_empty or not all(math.isfinite(v) for v in shape.bounds):
         raise InvalidArgument("intersects", "empty geometry")
     return shape

@@ -10,9 +10,8 @@ from typing import Any
 
 import shapely
 import shapely.errors
-from shapely import wkt as shapely_wkt
 
-from services.domain import models
+from services.domain import models, wkt
 from services.geocube.client import GeocubeClient, GeocubeError, NewRecord
 from services.runtime.errors import InvalidArgument, Unavailable
 
@@ -37,7 +36,8 @@ def _unavailable(exc: GeocubeError) -> Unavailable | GeocubeError:
 def _footprint(scene: models.CatalogScene) -> shapely.Geometry:
     """The scene's footprint (EPSG:4326), the AOI of its Geocube record."""
     try:
-        geometry = shapely_wkt.loads(scene.wkt) if scene.wkt else None
+        # services/domain/wkt: shapely's own parser raised UnicodeDecodeError on non-ASCII text.
+        geometry = wkt.from_wkt(scene.wkt) if scene.wkt else None
     except shapely.errors.GEOSException as exc:
         raise InvalidArgument("scenes", f"scene[{scene.source_id}]: unreadable footprint: {exc}") from None
     if geometry is None or geometry.is_empty:
@@ -47,6 +47,8 @@ def _footprint(scene: models.CatalogScene) -> shapely.Geometry:
 
 class GeocubeRecords:
     """`resolve_layers` / `attach` / `discard` (the seam services/catalogue/ingestion.py calls)."""
+
+    in_transaction = False  # remote calls: made before the ingestion's transaction opens
 
     def __init__(self, client: GeocubeClient):
         self._client = client

@@ -11,6 +11,7 @@ collectors that need the event loop submit to it (services/catalogue/metrics.py)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from wsgiref.simple_server import WSGIServer
 
 import grpc
 import prometheus_client
+from google.protobuf import descriptor_pool
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.runtime.errors import InvalidArgument, Unavailable
@@ -48,9 +50,25 @@ class RpcMetrics:
         )
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
-        service, _, name = method.lstrip("/").partition("/")
+        service, name = method_labels(method)
         self.handled.labels(service, name, code.name).inc()
         self.seconds.labels(service, name, code.name).observe(seconds)
+
+
+UNKNOWN = "unknown"
+
+
+@functools.lru_cache(maxsize=512)
+def method_labels(method: str) -> tuple[str, str]:
+    """(service, method) of a gRPC method path, or ("unknown", "unknown") for a method no loaded proto
+    defines: a call without a token to an invented method is answered (UNAUTHENTICATED, so as not to
+    tell what exists) and counted, but its path must not become a label (one series per invented name)."""
+    service, _, name = method.lstrip("/").partition("/")
+    try:
+        descriptor_pool.Default().FindServiceByName(service).methods_by_name[name]
+    except KeyError:
+        return UNKNOWN, UNKNOWN
+    return service, name
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):

@@ -104,20 +104,25 @@ async def start_server(
         ErrorInterceptor(translate),
         request_checks.RequestChecks(),
     ]
-    server = grpc.aio.server(interceptors=interceptors)
+    # No SO_REUSEPORT (gRPC sets it by default): a second process on a busy port must fail to start, not
+    # silently take half of the connections.
+    server = grpc.aio.server(interceptors=interceptors, options=[("grpc.so_reuseport", 0)])
     for register in registrars:
         register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = list(service_names)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = security.add_port(server, address)
+    try:
+        port = security.add_port(server, address)
+    except RuntimeError:  # grpc's "Failed to bind": a start-up error naming the address, not a traceback
+        port = 0
     if not security.authenticates:
         logger.warning(
             "gRPC server on %s accepts calls without credentials (no AUTH_TOKENS, no mTLS)", address
         )
     if port == 0:
-        raise errors.Unavailable(f"cannot listen on {address}")
+        raise errors.Unavailable(f"cannot listen on {address} (in use, or not an address of this host)")
     await server.start()
     result = GrpcServer(server, port, health_servicer)
     await result.set_serving(True)

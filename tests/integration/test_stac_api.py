@@ -225,6 +225,14 @@ async def test_stac_api_errors_are_clear(stack: Stack) -> None:
         stack, "/stac/search", params={"intersects": '{"type": "Polygon", "coordinates": [[1]]}'}
     )
     assert bad.status_code == 400 and "intersects" in bad.json()["description"]
+    # Values Python refuses with other exceptions than ValueError (were 500s).
+    bad = await _get(stack, "/stac/search", params={"limit": "9" * 5000})
+    assert bad.status_code == 400 and "limit" in bad.json()["description"]
+    bad = await _get(stack, "/stac/search", params={"datetime": "9999-12-31T23:59:59-01:00"})
+    assert bad.status_code == 400 and "datetime" in bad.json()["description"]
+    async with httpx.AsyncClient(base_url=stack.url, timeout=TIMEOUT, headers=stack.headers) as client:
+        deep = await client.post("/stac/search", content=b"[" * 100_000)
+    assert deep.status_code == 400 and "JSON" in deep.json()["description"]
     missing = await _get(stack, "/stac/collections/NoSuchAoi")
     assert missing.status_code == 404 and missing.json()["code"] == "NotFound"
     missing = await _get(stack, f"/stac/collections/{AOI}/items/nope")

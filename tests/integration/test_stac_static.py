@@ -191,3 +191,20 @@ async def test_a_tile_published_again_keeps_its_earlier_assets(catalogue: Catalo
         found = await stub.SearchItems(registry_pb2.SearchItemsRequest(ids=["item-00"]), timeout=TIMEOUT)
         assert [json.loads(i)["assets"].keys() for i in found.items_json] == [stored["assets"].keys()]
         assert found.matched == 1
+
+
+async def test_items_the_catalogue_cannot_store_are_invalid_argument(catalogue: CatalogueApp) -> None:
+    async with grpc.aio.insecure_channel(catalogue.target) as channel:
+        stub = registry_pb2_grpc.RegistryStub(channel)
+        item = json.dumps(_item("Aoi0", 0).to_dict(include_self_link=False))
+        request = registry_pb2.IndexItemsRequest()
+        request.items.add(collection="Aoi0", id="item-00", record_id="not-a-uuid", item_json=item)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.IndexItems(request, timeout=TIMEOUT)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "items[0].record_id" in (caught.value.details() or "")
+        deep = registry_pb2.SearchItemsRequest(intersects="[" * 100_000)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.SearchItems(deep, timeout=TIMEOUT)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "intersects" in (caught.value.details() or "")

@@ -8,6 +8,7 @@ known AOI, ALREADY_EXISTS for a container indexed twice, records with datasets k
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -51,6 +52,9 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
         self.records: dict[str, StoredRecord] = {}
         self.containers: dict[str, geocube_pb2.Container] = {}  # by uri
         self.calls: collections.Counter[str] = collections.Counter()
+        # Test control: a call of a method named here sets `arrived[method]`, then waits for the gate.
+        self.gates: dict[str, asyncio.Event] = {}
+        self.arrived: dict[str, asyncio.Event] = collections.defaultdict(asyncio.Event)
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -104,6 +108,9 @@ class FakeGeocube(geocube_pb2_grpc.GeocubeServicer):
     # --- the API ---------------------------------------------------------------------------------
     async def _enter(self, method: str, context: grpc.aio.ServicerContext) -> None:
         self.calls[method] += 1
+        if method in self.gates:
+            self.arrived[method].set()
+            await asyncio.wait_for(self.gates[method].wait(), 60)
         if self.token:
             metadata = dict(context.invocation_metadata() or ())
             if metadata.get("authorization") != f"Bearer {self.token}":

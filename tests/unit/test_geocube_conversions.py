@@ -7,6 +7,8 @@ import shapely
 
 from services.catalogue.settings import PREFIX as CATALOGUE_PREFIX
 from services.catalogue.settings import CatalogueSettings
+from services.domain import models
+from services.geocube import records
 from services.geocube.client import aoi_to_proto
 from services.processor.settings import ProcessorSettings
 from services.runtime.errors import InvalidArgument
@@ -54,3 +56,11 @@ def test_processor_settings_name_the_bad_variable(tmp_path) -> None:  # type: ig
         ProcessorSettings(**where, geocube_server="nohostport").check()  # type: ignore[arg-type]
     with pytest.raises(InvalidArgument, match="GEOCUBE_PROCESSOR_STAC_PUBLISH_URL"):
         ProcessorSettings(**where, stac_publish_url="ftp://x").check()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["", "POLYGON ((0 0, 1 0", "POLYGON EMPTY", "é" * 2000])
+def test_a_scene_without_a_usable_footprint_is_refused_naming_it(text: str) -> None:
+    # "é" * 2000: GEOS cuts the quoted text inside a character; shapely raised UnicodeDecodeError.
+    with pytest.raises(InvalidArgument, match=r"scene\[S2A_X\]") as caught:
+        records._footprint(models.CatalogScene("S2A_X", wkt=text))
+    assert caught.value.field == "scenes"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -142,3 +143,41 @@ def test_paging_tokens_round_trip_and_bad_ones_are_refused() -> None:
             stac_index.decode_token(bad)
     with pytest.raises(InvalidArgument):
         stac_index.geometry('{"type": "Point"}')
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ({"limit": "²"}, "limit"),  # str.isdigit() says yes, int() says no
+        ({"limit": "9" * 5000}, "limit"),  # beyond int()'s digit limit
+        ({"datetime": "9999-12-31T23:59:59-01:00"}, "datetime"),  # year 10000 in UTC
+        ({"datetime": "0001-01-01T00:00:00+01:00/.."}, "datetime"),  # year 0 in UTC
+        ({"intersects": "[" * 100_000}, "intersects"),  # RecursionError, not ValueError
+    ],
+)
+def test_query_values_python_cannot_hold_are_400s(query: dict[str, str], name: str) -> None:
+    with pytest.raises(GatewayError, match=f"^{name}: ") as caught:
+        request_from_query(query)
+    assert caught.value.status == 400
+
+
+def test_catalogue_refuses_deeply_nested_json_naming_the_field() -> None:
+    deep = "[" * 100_000
+    with pytest.raises(InvalidArgument) as caught:
+        stac_index.geometry(deep)
+    assert caught.value.field == "intersects"
+    with pytest.raises(InvalidArgument) as caught:
+        stac_index.item_row(0, "Aoi", "i", "", deep, "")
+    assert caught.value.field == "items[0].item_json"
+    token = base64.urlsafe_b64encode(deep.encode()).decode()
+    with pytest.raises(InvalidArgument) as caught:
+        stac_index.decode_token(token)
+    assert caught.value.field == "token"
+
+
+def test_catalogue_refuses_a_record_id_that_is_not_a_uuid() -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        stac_index.item_row(2, "Aoi", "i", "not-a-uuid", _item(), "")
+    assert caught.value.field == "items[2].record_id"
+    row = stac_index.item_row(0, "Aoi", "i", "8f4c1a7e-3b5d-4f6a-9c2e-1d0b7a6e5f43", _item(), "")
+    assert row.record_id == "8f4c1a7e-3b5d-4f6a-9c2e-1d0b7a6e5f43"
