@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pystac
 import pystac_client
@@ -37,16 +37,32 @@ from tests.integration.test_workers import (
     running_catalogue,
     wait_for,
 )
-from tests.support.pgstac_api import PgstacApi, missing_requirements, pgstac_database
+from tests.support.pgstac_api import PgstacApi, configured_server_dsn, missing_requirements, pgstac_database
+from tests.support.postgis_server import PostgisServer
 
 pytestmark = pytest.mark.timeout(300)
 __all__ = ["demo_archive"]  # the session fixture, shared with test_workers
 
 
+@pytest.fixture(scope="session")
+def postgis_server_dsn() -> Iterator[str]:
+    """GEOCUBE_TEST_PGSTAC_DSN when set; otherwise a private PostGIS server for the session (a fresh
+    machine has no PostgreSQL running: the suite brings up what it needs, never skips)."""
+    configured = configured_server_dsn()
+    if configured:
+        yield configured
+        return
+    server = PostgisServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
-async def pgstac_dsn() -> AsyncIterator[str]:
+async def pgstac_dsn(postgis_server_dsn: str) -> AsyncIterator[str]:
     assert not missing_requirements(), missing_requirements()
-    async with pgstac_database() as dsn:
+    async with pgstac_database(postgis_server_dsn) as dsn:
         yield dsn
 
 

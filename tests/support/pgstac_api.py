@@ -1,7 +1,7 @@
 """A real STAC API with the Transactions extension for the tests: stac-fastapi-pgstac over a fresh pgstac
-database (`pypgstac migrate`) in the PostgreSQL of GEOCUBE_TEST_PGSTAC_DSN (default: the machine's, at
-127.0.0.1:5432, which has PostGIS), run as a subprocess from .venv-stac (scripts/bootstrap makes it: its
-FastAPI/pydantic pins stay out of our environment)."""
+database (`pypgstac migrate`) in the PostgreSQL of GEOCUBE_TEST_PGSTAC_DSN when set, otherwise in a private
+PostGIS server the suite starts (tests/support/postgis_server.py), run as a subprocess from .venv-stac
+(scripts/bootstrap makes it: its FastAPI/pydantic pins stay out of our environment)."""
 
 from __future__ import annotations
 
@@ -17,20 +17,20 @@ from psycopg import conninfo
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-stac" / "bin"
-DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 START_TIMEOUT = 120.0
 
 
-def server_dsn() -> str:
-    return os.environ.get("GEOCUBE_TEST_PGSTAC_DSN") or DEFAULT_DSN
+def configured_server_dsn() -> str:
+    """The PostgreSQL (with PostGIS) named by GEOCUBE_TEST_PGSTAC_DSN; "" to have the suite start its own."""
+    return os.environ.get("GEOCUBE_TEST_PGSTAC_DSN", "")
 
 
 @contextlib.asynccontextmanager
-async def pgstac_database() -> AsyncIterator[str]:
-    """A new database with the pgstac schema; dropped afterwards."""
-    base = conninfo.conninfo_to_dict(server_dsn())
+async def pgstac_database(server_dsn: str) -> AsyncIterator[str]:
+    """A new database with the pgstac schema in the server `server_dsn`; dropped afterwards."""
+    base = conninfo.conninfo_to_dict(server_dsn)
     name = f"pgstac_{uuid.uuid4().hex[:12]}"
-    async with await psycopg.AsyncConnection.connect(server_dsn(), autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(server_dsn, autocommit=True) as conn:
         await conn.execute(f'CREATE DATABASE "{name}"')
     dsn = conninfo.make_conninfo(**{**base, "dbname": name})  # type: ignore[arg-type]
     try:
@@ -47,7 +47,7 @@ async def pgstac_database() -> AsyncIterator[str]:
             raise RuntimeError(f"pypgstac migrate failed: {output.decode(errors='replace')[-2000:]}")
         yield dsn
     finally:
-        async with await psycopg.AsyncConnection.connect(server_dsn(), autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(server_dsn, autocommit=True) as conn:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
