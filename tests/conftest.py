@@ -41,8 +41,9 @@ def _with_db(dsn: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_server: str) -> str:
-    """Creates (once per session) a template database with every migration applied."""
+def pg_template(pg_server: str) -> Iterator[str]:
+    """Creates (once per session) a template database with every migration applied; dropped at the end
+    (on a server named by GEOCUBE_TEST_DATABASE_DSN they would otherwise pile up, one per run)."""
     template = f"{TEMPLATE_DB}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(template)))
@@ -52,7 +53,9 @@ def pg_template(pg_server: str) -> str:
             await migrations.apply(conn)
 
     asyncio.run(migrate())
-    return template
+    yield template
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(template)))
 
 
 @pytest.fixture
