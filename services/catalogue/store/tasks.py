@@ -167,21 +167,6 @@ async def lease_holder(conn: Conn, task_id: int, token: str) -> str | None:
     return str(row[0] or "") if row else None
 
 
-async def report_done(conn: Conn, task_id: int, token: str) -> bool | None:
-    """A DONE result under lease `token` (schema/0004_*.sql, 0006_*.sql); None when the lease is no longer
-    held or has expired."""
-    try:
-        token_uuid = uuid.UUID(token)
-    except ValueError:
-        return None
-    # The reporting call's origin goes to the tasks the report releases (schema/0010_*.sql).
-    cur = await conn.execute(
-        "SELECT geocube_report_done_traced(%s, %s, %s, %s)", (task_id, token_uuid, *origin())
-    )
-    row = await cur.fetchone()
-    return row[0] if row else None
-
-
 async def extend(conn: Conn, task_id: int, lease_seconds: float, progress: str) -> dt.datetime:
     cur = await conn.execute(
         "UPDATE task SET lease_expires = now() + make_interval(secs => %s), progress = %s WHERE id = %s"

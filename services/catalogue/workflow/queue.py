@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.catalogue.metrics import QueueMetrics
 from services.catalogue.store import tasks, workflow
 from services.catalogue.workflow import transitions
+from services.catalogue.workflow.group_commit import ReportBatcher
 from services.domain import models
 from services.domain.models import Status
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -119,6 +120,7 @@ class TaskQueue:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self._metrics = metrics
+        self.batcher = ReportBatcher(pool)
 
     async def lease(self, kind: models.TaskKind, worker_id: str, wait: float) -> Lease | None:
         loop = asyncio.get_running_loop()
@@ -240,14 +242,9 @@ class TaskQueue:
         return _expired(task_id, outcome)
 
     async def _report_done(self, task_id: int, token: str) -> bool:
-        """The common report, one statement in its own transaction (schema/0004_*.sql): the AOI lock is
-        held for the SQL only, not across round trips."""
-        async with self._pool.connection() as conn:
-            await conn.set_autocommit(True)  # client-side flag: no round trip
-            try:
-                applied = await tasks.report_done(conn, task_id, token)
-            finally:
-                await conn.set_autocommit(False)
+        """The common report: one statement shared with the DONE reports arriving meanwhile (group
+        commit, workflow/group_commit.py); the AOI lock is held for the SQL and one commit only."""
+        applied = await self.batcher.report_done(task_id, token)
         if applied is None:
             raise await self._refused(task_id, token)
         return applied
