@@ -69,7 +69,7 @@ class ReportBatcher:
             del self._waiting[: self._max_batch]
             try:
                 await self._commit(batch)
-            except BaseException as exc:  # noqa: BLE001 — no caller may be left waiting, whatever happened
+            except BaseException as exc:  # no caller may be left waiting, whatever happened
                 for report in batch:
                     if not report.answer.done():
                         report.answer.set_exception(exc)
