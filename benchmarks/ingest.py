@@ -258,8 +258,10 @@ async def benchmark(
                 say(
                     f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
                     f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
-                    " CPU " + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
-                    + "; peak " + ", ".join(f"{r} {sample.peak_mib.get(r, 0.0):.0f} MiB" for r in ROLES)
+                    " CPU "
+                    + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
+                    + "; peak "
+                    + ", ".join(f"{r} {sample.peak_mib.get(r, 0.0):.0f} MiB" for r in ROLES)
                 )
                 samples.append(sample)
     return samples, stuck
