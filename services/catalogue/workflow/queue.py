@@ -183,15 +183,15 @@ class TaskQueue:
             return await tasks.lease_holder(conn, task_id, token)
 
     async def _load(self, conn: Any, task: tasks.LeasedTask) -> Lease:
-        scene = await workflow.get_scene(conn, task.scene_id)
-        assert scene is not None  # the task row cascades with its scene
         if task.tile_id is None:
+            scene = await workflow.get_scene(conn, task.scene_id)
+            assert scene is not None  # the task row cascades with its scene
             return Lease(task, scene)
-        tile = await workflow.get_tile(conn, task.tile_id)
-        assert tile is not None
-        previous = await workflow.get_tile(conn, tile.previous_id) if tile.previous_id else None
-        reference = await workflow.get_tile(conn, tile.reference_id) if tile.reference_id else None
-        return Lease(task, scene, tile, previous, reference)
+        tiles = await workflow.get_tile_with_links(conn, task.tile_id)
+        tile = tiles[task.tile_id]  # the task row cascades with its tile
+        previous = tiles.get(tile.previous_id) if tile.previous_id else None
+        reference = tiles.get(tile.reference_id) if tile.reference_id else None
+        return Lease(task, tile.scene, tile, previous, reference)
 
     async def heartbeat(self, task_id: int, token: str, progress: str) -> dt.datetime:
         async with self._pool.connection() as conn, conn.transaction():
