@@ -71,6 +71,7 @@ class Sample:
     load: float  # 1-minute load average just before the run
     cpu: dict[str, float]  # role -> user + system seconds from POST to DONE (procstat.snapshot)
     peak_mib: dict[str, float]  # role -> peak resident memory at the end of the run
+    per_commit: float  # DONE reports per committing transaction (commits_shared)
 
 
 def payload(name: str) -> bytes:
@@ -95,6 +96,23 @@ def fresh_database(dsn: str) -> Iterator[str]:
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def commits_shared(dsn: str, aoi: str) -> float:
+    """DONE reports per transaction, from the rows they wrote last: a scene row was last written by its
+    download's DONE report, a tile row by its processing's, and rows written by one transaction share
+    its xmin (group commit: workflow/group_commit.py)."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM scene WHERE aoi_id = %(aoi)s)"
+            " + (SELECT count(*) FROM tile t JOIN scene s ON s.id = t.scene_id WHERE s.aoi_id = %(aoi)s),"
+            " (SELECT count(DISTINCT xmin::text) FROM scene WHERE aoi_id = %(aoi)s)"
+            " + (SELECT count(DISTINCT t.xmin::text) FROM tile t JOIN scene s ON s.id = t.scene_id"
+            " WHERE s.aoi_id = %(aoi)s)",
+            {"aoi": aoi},
+        )
+        rows, transactions = await cur.fetchone() or (0, 0)
+    return rows / max(transactions, 1)
 
 
 def newest_mtime(folder: pathlib.Path) -> float:
@@ -169,7 +187,8 @@ async def run_once(
         download = await asyncio.to_thread(newest_mtime, stack.storage_path / aoi) - wall_start
         cpu = {role: proc.cpu - cpu_start[role].cpu for role, proc in end.items() if role in cpu_start}
         peak = {role: proc.peak_mib for role, proc in end.items()}
-        return Sample(scenes, concurrency, post, download, done, load, cpu, peak)
+        per_commit = await commits_shared(stack.database_dsn, aoi)
+        return Sample(scenes, concurrency, post, download, done, load, cpu, peak, per_commit)
     finally:
         await stack.stop()
 
@@ -177,6 +196,7 @@ async def run_once(
 ROLES = ("catalogue", "downloader", "processor", "postgres")
 _COLUMNS = ("scenes", "concurrency", "runs", "load (1 min)", "POST → all tiles DONE, median (s)", "min (s)",
             "scenes/s", "ms per scene", "POST answer (s)", "last download (s)",
+            "reports per commit",
             *(f"CPU {r} (s)" for r in ROLES), *(f"peak MiB {r}" for r in ROLES), "stuck runs redone")  # fmt: skip
 
 
@@ -194,6 +214,7 @@ def table(samples: Sequence[Sample], stuck: dict[tuple[int, int], int]) -> str:
             f"{done:.2f}", f"{min(s.done for s in runs):.2f}", f"{scenes / done:.0f}",
             f"{1000 * done / scenes:.2f}", f"{statistics.median(s.post for s in runs):.2f}",
             f"{statistics.median(s.download for s in runs):.2f}",
+            f"{statistics.median(s.per_commit for s in runs):.1f}",
             *(f"{statistics.median(s.cpu.get(r, 0.0) for s in runs):.1f}" for r in ROLES),
             *(f"{statistics.median(s.peak_mib.get(r, 0.0) for s in runs):.0f}" for r in ROLES),
             str(stuck[scenes, concurrency]),
@@ -258,6 +279,7 @@ async def benchmark(
                 say(
                     f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
                     f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
+                    f" {sample.per_commit:.1f} reports per commit,"
                     " CPU "
                     + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
                     + "; peak "

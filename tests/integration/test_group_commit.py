@@ -11,6 +11,7 @@ import grpc
 
 from protos.ingester.v1 import catalogue_pb2, tasks_pb2, types_pb2
 from services.catalogue.workflow.group_commit import ReportBatcher
+from services.runtime.errors import InvalidArgument
 from tests.integration.test_catalogue_workflow import _area, _lease, _register_layers, _report, _tiled_scenes
 
 
@@ -77,3 +78,24 @@ async def test_concurrent_reports_apply_exactly_once(stubs, catalogue) -> None: 
     for name in ("east", "west"):
         answer = await stubs.catalogue.WaitAoiStatus(catalogue_pb2.WaitAoiStatusRequest(aoi=name), timeout=5)
         assert answer.status == types_pb2.STATUS_DONE
+
+
+async def test_a_foreign_holder_is_refused_within_its_batch(stubs, catalogue) -> None:  # type: ignore[no-untyped-def]
+    """A report that must come from the lease's holder (lease_next) but names another worker is refused
+    with INVALID_ARGUMENT and records nothing; the report sharing its batch applies."""
+    await _register_layers(stubs)
+    await _ingest(stubs, "north")
+    mine, foreign = [await _lease(stubs, tasks_pb2.TASK_KIND_DOWNLOAD) for _ in range(2)]
+    batcher = ReportBatcher(catalogue.pool)
+    answers = await asyncio.wait_for(
+        asyncio.gather(
+            batcher.report_done(mine.task_id, mine.lease_token, "test"),  # type: ignore[union-attr]
+            batcher.report_done(foreign.task_id, foreign.lease_token, "somebody-else"),  # type: ignore[union-attr]
+            return_exceptions=True,
+        ),
+        timeout=30,
+    )
+    assert answers[0] is True and batcher.batches == 1
+    assert isinstance(answers[1], InvalidArgument) and "leased by another worker" in str(answers[1])
+    rows = await _rows(catalogue, "SELECT state, worker_id FROM task WHERE kind = 'download'")
+    assert rows == [("leased", "test")]  # the foreign report's task is still leased, untouched

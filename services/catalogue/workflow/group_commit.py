@@ -25,6 +25,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue.store import tasks
+from services.runtime.errors import InvalidArgument
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class _Report:
     token: uuid.UUID
     traceparent: str
     request_id: str
+    worker: str  # "" or the worker that must hold the lease
     answer: asyncio.Future[bool | None]
 
 
@@ -49,14 +51,16 @@ class ReportBatcher:
         self.batches = 0  # transactions committed (or tried), for the benchmark and tests
         self.reports = 0
 
-    async def report_done(self, task_id: int, token: str) -> bool | None:
-        """As `tasks.report_done`: True applied, False refused by the workflow, None lease not held."""
+    async def report_done(self, task_id: int, token: str, holder: str = "") -> bool | None:
+        """A DONE result under lease `token`: True applied, False refused by the workflow, None lease not
+        held or expired. With `holder`, a lease held by another worker raises InvalidArgument (worker_id)
+        and records nothing."""
         try:
             token_uuid = uuid.UUID(token)
         except ValueError:
             return None
         answer: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Report(task_id, token_uuid, *tasks.origin(), answer))
+        self._waiting.append(_Report(task_id, token_uuid, *tasks.origin(), holder, answer))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="report-group-commit")
         # Shielded: a caller that gives up (deadline, cancelled RPC) must not cancel the answer the
@@ -84,12 +88,13 @@ class ReportBatcher:
                 await conn.set_autocommit(True)  # one statement, one transaction, one COMMIT
                 try:
                     cur = await conn.execute(
-                        "SELECT geocube_report_done_batch(%s, %s, %s, %s)",
+                        "SELECT geocube_report_done_batch(%s, %s, %s, %s, %s)",
                         (
                             [r.task_id for r in batch],
                             [r.token for r in batch],
                             [r.traceparent for r in batch],
                             [r.request_id for r in batch],
+                            [r.worker for r in batch],
                         ),
                     )
                     row = await cur.fetchone()
@@ -109,5 +114,14 @@ class ReportBatcher:
             return
         assert row is not None
         for report, result in zip(batch, row[0], strict=True):
-            if not report.answer.done():
+            if report.answer.done():
+                continue
+            if result == 2:
+                report.answer.set_exception(
+                    InvalidArgument(
+                        "worker_id",
+                        f"task {report.task_id} is leased by another worker: lease_next claims for it only",
+                    )
+                )
+            else:
                 report.answer.set_result(None if result is None else bool(result))

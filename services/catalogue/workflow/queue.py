@@ -200,17 +200,22 @@ class TaskQueue:
                 raise FailedPrecondition(f"task {task_id}: lease no longer held")
             return await tasks.extend(conn, task_id, self.lease_seconds, progress[:1000])
 
-    async def report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
+    async def report(
+        self, task_id: int, token: str, status: Status, message: str, temporary: bool, holder: str = ""
+    ) -> bool:
+        """With `holder`, a DONE report under a lease of another worker is refused (InvalidArgument) before
+        anything is recorded; other results are not checked here (the caller uses `lease_holder`)."""
         if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
-        applied = await self._report(task_id, token, status, message, temporary)
+        if status == Status.DONE and not temporary:
+            applied = await self._report_done(task_id, token, holder)
+        else:
+            applied = await self._report(task_id, token, status, message, temporary)
         if self._metrics is not None:
             self._metrics.results.labels("TEMPORARY" if temporary else status.value).inc()
         return applied
 
     async def _report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
-        if status == Status.DONE and not temporary:
-            return await self._report_done(task_id, token)
         async with self._pool.connection() as conn, conn.transaction():
             # The AOI lock before the task row lock: the order every transition and DeleteAoi follow.
             await workflow.lock_aoi_of_task(conn, task_id)
@@ -241,10 +246,10 @@ class TaskQueue:
             outcome = await self._expire(conn, task)
         return _expired(task_id, outcome)
 
-    async def _report_done(self, task_id: int, token: str) -> bool:
+    async def _report_done(self, task_id: int, token: str, holder: str) -> bool:
         """The common report: one statement shared with the DONE reports arriving meanwhile (group
         commit, workflow/group_commit.py); the AOI lock is held for the SQL and one commit only."""
-        applied = await self.batcher.report_done(task_id, token)
+        applied = await self.batcher.report_done(task_id, token, holder)
         if applied is None:
             raise await self._refused(task_id, token)
         return applied
