@@ -11,10 +11,16 @@ Split of one run, all measured from just before the POST:
   download  the newest file in the AOI's storage folder (products are stored just before their
             download task is reported): roughly when the last scene was downloaded;
   done      the AOI status turned DONE: the last tile was processed;
-  cpu       user + system CPU seconds meanwhile of this process (catalogue and gateway) and of its
-            child processes (the workers); PostgreSQL is not counted.
+  cpu       user + system CPU seconds meanwhile of each process: this one (catalogue and gateway), the
+            downloader, the processor and the embedded PostgreSQL (benchmarks/procstat.py);
+  peak      peak resident memory (VmHWM) of each, at the end of the run.
 
-    .venv/bin/python -m benchmarks.ingest --scenes 100 1000 [--concurrency 2 4 8] [--database-dsn DSN]
+The 1-minute load average is printed before every run. Other jobs on the machine skew the figures, so a
+run starts only when it is at most 1.0 (waiting up to --quiet-wait seconds for it), unless `--load` is
+given: then a CPU-burning neighbour process spins on one core for the whole run, and the figures are
+those of a busy machine, labelled so.
+
+    .venv/bin/python -m benchmarks.ingest --scenes 100 1000 [--concurrency 2 4 8] [--load] [--database-dsn DSN]
 """
 
 from __future__ import annotations
@@ -24,9 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import pathlib
-import resource
 import shutil
 import signal
 import statistics
@@ -40,6 +44,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from benchmarks import procstat
 from services.demo.archive import build_demo_archive
 from services.runtime import logs
 from services.stack.demo import PAYLOAD, report_counts
@@ -63,8 +68,10 @@ class Sample:
     post: float  # seconds, see the module docstring
     download: float
     done: float
-    cpu: float  # user + system seconds from POST to DONE: this process (catalogue, gateway)
-    worker_cpu: float  # the same for its descendants (downloader, processor)
+    load: float  # 1-minute load average just before the run
+    cpu: dict[str, float]  # role -> user + system seconds from POST to DONE (procstat.snapshot)
+    peak_mib: dict[str, float]  # role -> peak resident memory at the end of the run
+    per_commit: float  # DONE reports per committing transaction (commits_shared)
 
 
 def payload(name: str) -> bytes:
@@ -91,28 +98,21 @@ def fresh_database(dsn: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def _cpu() -> tuple[float, float]:
-    """CPU seconds so far of this process and of its living descendants (from /proc; 0 without it).
-
-    getrusage cannot give the latter: RUSAGE_CHILDREN only counts children that have ended."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name (field 2) may hold spaces: split after its closing parenthesis.
-            fields = entry.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # ended meanwhile
-        pid = int(entry.parent.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime
-    descendants, todo = 0, list(children.get(os.getpid(), []))
-    while todo:
-        pid = todo.pop()
-        descendants += ticks[pid]
-        todo += children.get(pid, [])
-    return usage.ru_utime + usage.ru_stime, descendants / os.sysconf("SC_CLK_TCK")
+async def commits_shared(dsn: str, aoi: str) -> float:
+    """DONE reports per transaction, from the rows they wrote last: a scene row was last written by its
+    download's DONE report, a tile row by its processing's, and rows written by one transaction share
+    its xmin (group commit: workflow/group_commit.py)."""
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM scene WHERE aoi_id = %(aoi)s)"
+            " + (SELECT count(*) FROM tile t JOIN scene s ON s.id = t.scene_id WHERE s.aoi_id = %(aoi)s),"
+            " (SELECT count(DISTINCT xmin::text) FROM scene WHERE aoi_id = %(aoi)s)"
+            " + (SELECT count(DISTINCT t.xmin::text) FROM tile t JOIN scene s ON s.id = t.scene_id"
+            " WHERE s.aoi_id = %(aoi)s)",
+            {"aoi": aoi},
+        )
+        rows, transactions = await cur.fetchone() or (0, 0)
+    return rows / max(transactions, 1)
 
 
 def newest_mtime(folder: pathlib.Path) -> float:
@@ -161,13 +161,15 @@ async def run_once(
         concurrency=concurrency,
     )
     stack = await start_stack(config)
+    postmaster = None if dsn else procstat.postmaster_pid(workdir.resolve() / "pg")
     try:
         aoi = f"bench-{scenes}-{uuid.uuid4().hex[:8]}"
         area = ("payload.json", payload(aoi), "application/json")
         headers = {"Authorization": f"Bearer {stack.token}"}
         async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
             wall_start = time.time()  # wall clock: compared with file modification times below
-            cpu_start = _cpu()
+            load = procstat.load_average()
+            cpu_start = procstat.snapshot(postmaster)
             started = time.perf_counter()
             answer = await client.post("/catalog/aoi", files={"area": area})
             post = time.perf_counter() - started
@@ -176,41 +178,69 @@ async def run_once(
             say(f"    {answer.text.strip()}")
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
-            cpu_end = _cpu()
+            end = procstat.snapshot(postmaster)
             counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
         if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:
             raise RuntimeError(f"{aoi} ended {status}: {counts}")
         download = await asyncio.to_thread(newest_mtime, stack.storage_path / aoi) - wall_start
-        own, workers = (end - start for end, start in zip(cpu_end, cpu_start, strict=True))
-        return Sample(scenes, concurrency, post, download, done, own, workers)
+        cpu = {role: proc.cpu - cpu_start[role].cpu for role, proc in end.items() if role in cpu_start}
+        peak = {role: proc.peak_mib for role, proc in end.items()}
+        per_commit = await commits_shared(stack.database_dsn, aoi)
+        return Sample(scenes, concurrency, post, download, done, load, cpu, peak, per_commit)
     finally:
         await stack.stop()
 
 
-_COLUMNS = ("scenes", "concurrency", "runs", "POST → all tiles DONE, median (s)", "min (s)", "scenes/s (median)",
-            "POST answer (s)", "last download (s)", "CPU catalogue+gateway (s)", "CPU workers (s)",
-            "stuck runs redone")  # fmt: skip
+ROLES = ("catalogue", "downloader", "processor", "postgres")
+_COLUMNS = ("scenes", "concurrency", "runs", "load (1 min)", "POST → all tiles DONE, median (s)", "min (s)",
+            "scenes/s", "ms per scene", "POST answer (s)", "last download (s)",
+            "reports per commit",
+            *(f"CPU {r} (s)" for r in ROLES), *(f"peak MiB {r}" for r in ROLES), "stuck runs redone")  # fmt: skip
 
 
 def table(samples: Sequence[Sample], stuck: dict[tuple[int, int], int]) -> str:
-    """Markdown: one row per (size, concurrency); the split columns are medians too."""
+    """Markdown: one row per (size, concurrency); the split, CPU and memory columns are medians too."""
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|---:" * len(_COLUMNS) + "|"]
     groups: dict[tuple[int, int], list[Sample]] = {}
     for sample in samples:
         groups.setdefault((sample.scenes, sample.concurrency), []).append(sample)
     for (scenes, concurrency), runs in groups.items():
-        med = {
-            f: statistics.median(getattr(s, f) for s in runs)
-            for f in ("done", "post", "download", "cpu", "worker_cpu")
-        }
-        lines.append(
-            f"| {scenes} | {concurrency} | {len(runs)} | {med['done']:.2f} | {min(s.done for s in runs):.2f}"
-            f" | {scenes / med['done']:.0f} | {med['post']:.2f} | {med['download']:.2f} | {med['cpu']:.1f}"
-            f" | {med['worker_cpu']:.1f} | {stuck[scenes, concurrency]} |"
-        )
+        done = statistics.median(s.done for s in runs)
+        loads = [s.load for s in runs]
+        cells = [
+            str(scenes), str(concurrency), str(len(runs)), f"{min(loads):.2f}-{max(loads):.2f}",
+            f"{done:.2f}", f"{min(s.done for s in runs):.2f}", f"{scenes / done:.0f}",
+            f"{1000 * done / scenes:.2f}", f"{statistics.median(s.post for s in runs):.2f}",
+            f"{statistics.median(s.download for s in runs):.2f}",
+            f"{statistics.median(s.per_commit for s in runs):.1f}",
+            *(f"{statistics.median(s.cpu.get(r, 0.0) for s in runs):.1f}" for r in ROLES),
+            *(f"{statistics.median(s.peak_mib.get(r, 0.0) for s in runs):.0f}" for r in ROLES),
+            str(stuck[scenes, concurrency]),
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+async def quiet_enough(args: argparse.Namespace) -> float:
+    """The load average before a run; waits up to --quiet-wait seconds for it to drop to
+    MAX_QUIET_LOAD, and refuses to measure when it does not (unless --load: a busy machine on purpose)."""
+    load = procstat.load_average()
+    if args.load:
+        return load
+    waited = 0.0
+    while load > procstat.MAX_QUIET_LOAD and waited < args.quiet_wait:
+        # A benchmark, not a test: nothing to be notified of, the load average changes every 5 s.
+        await asyncio.sleep(5)
+        waited += 5
+        load = procstat.load_average()
+    if load > procstat.MAX_QUIET_LOAD:
+        raise RuntimeError(
+            f"load average {load:.2f} > {procstat.MAX_QUIET_LOAD}: figures refused on a busy machine"
+            " (wait, or measure under load on purpose with --load)"
+        )
+    return load
 
 
 async def benchmark(
@@ -230,8 +260,7 @@ async def benchmark(
             attempt = 0
             while sum(1 for s in samples if (s.scenes, s.concurrency) == key) < args.repeat:
                 attempt += 1
-                # Other jobs on the machine skew the figures: the load average tells when they did.
-                load = os.getloadavg()[0]
+                load = await quiet_enough(args)
                 say(f"  {scenes} scenes, concurrency {concurrency}, attempt {attempt} (load {load:.1f})")
                 workdir = root / f"run-{scenes}-{concurrency}-{attempt}"
                 try:
@@ -250,7 +279,11 @@ async def benchmark(
                 say(
                     f"    POST {sample.post:.2f} s, last download {sample.download:.2f} s,"
                     f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
-                    f" CPU {sample.cpu:.1f} s + workers {sample.worker_cpu:.1f} s"
+                    f" {sample.per_commit:.1f} reports per commit,"
+                    " CPU "
+                    + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
+                    + "; peak "
+                    + ", ".join(f"{r} {sample.peak_mib.get(r, 0.0):.0f} MiB" for r in ROLES)
                 )
                 samples.append(sample)
     return samples, stuck
@@ -286,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=pathlib.Path,
         help="keep archives and run folders here (default: a temporary folder)",
     )
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="run a CPU-burning neighbour process on one core throughout, and accept any load average",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120,
+        help="seconds to wait before a run for the load average to drop to 1.0 (default: 120)",
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per run (default: 600)")
     parser.add_argument("--log-level", default="WARNING", help="services' log level (default: WARNING)")
     return parser
@@ -302,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cleanup.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
         )
         try:
-            samples, stuck = asyncio.run(benchmark(args, root))
+            with procstat.cpu_burner(args.load):
+                samples, stuck = asyncio.run(benchmark(args, root))
         except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
             say(f"benchmark failed: {exc}")
             return 1

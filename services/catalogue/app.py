@@ -23,7 +23,7 @@ from protos.ingester.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from services.catalogue import metrics, migrations, tiling
+from services.catalogue import metrics, migrations, pool_check, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.placement import Placement
@@ -123,15 +123,16 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     sources, archive = build_sources(settings)
     async with await psycopg.AsyncConnection.connect(settings.database_dsn, autocommit=True) as conn:
         await migrations.apply(conn)
-    # `check`: every connection is tested (one empty query) when taken from the pool. After a database
-    # restart the idle connections are all dead; without the check each would fail one request before
-    # the pool dropped it, and the first calls after the restart would all be errors.
+    # `check`: a connection is tested (one empty query) when taken from the pool, unless a caller gave it
+    # back a moment ago (pool_check.py). After a database restart the idle connections are all dead;
+    # without the check each would fail one request before the pool dropped it.
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         settings.database_dsn,
         min_size=2,
         max_size=settings.pool_size,
         open=False,
-        check=AsyncConnectionPool.check_connection,
+        check=pool_check.check_unless_recent,
+        reset=pool_check.mark_returned,
     )
     await pool.open(wait=True, timeout=30)
     notifier = TaskNotifier(settings.database_dsn)

@@ -85,14 +85,22 @@ async def queue_process(conn: Conn, tile_ids: list[int]) -> None:
 
 async def claim(conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds: float) -> LeasedTask | None:
     """Leases the oldest queued task of `kind`; SKIP LOCKED lets concurrent claims (any replica) pass each
-    other without ever handing one task to two workers."""
+    other without ever handing one task to two workers.
+
+    The claiming transaction commits without waiting for its WAL flush (synchronous_commit off for it
+    alone, set by the same statement: no round trip). A lease need not survive a power cut: lost, its
+    task is queued again as it was, and the worker's report under the forgotten token is refused, as
+    after any lost lease (the work is redone). Once a report under it commits, the lease is durable too:
+    the WAL is flushed in order. Reports keep synchronous commits (workflow/group_commit.py)."""
     cur = await conn.execute(
-        "UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
+        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
+        " UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
         " lease_expires = now() + make_interval(secs => %s), worker_id = %s, attempts = attempts + 1,"
         " progress = ''"
+        " FROM no_flush_wait"
         " WHERE id = (SELECT id FROM task WHERE kind = %s AND state = 'queued' ORDER BY id"
         " LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {', '.join('task.' + c for c in _COLUMNS.split(', '))}",
         (lease_seconds, worker_id, kind.value),
     )
     row = await cur.fetchone()
@@ -165,21 +173,6 @@ async def lease_holder(conn: Conn, task_id: int, token: str) -> str | None:
     )
     row = await cur.fetchone()
     return str(row[0] or "") if row else None
-
-
-async def report_done(conn: Conn, task_id: int, token: str) -> bool | None:
-    """A DONE result under lease `token` (schema/0004_*.sql, 0006_*.sql); None when the lease is no longer
-    held or has expired."""
-    try:
-        token_uuid = uuid.UUID(token)
-    except ValueError:
-        return None
-    # The reporting call's origin goes to the tasks the report releases (schema/0010_*.sql).
-    cur = await conn.execute(
-        "SELECT geocube_report_done_traced(%s, %s, %s, %s)", (task_id, token_uuid, *origin())
-    )
-    row = await cur.fetchone()
-    return row[0] if row else None
 
 
 async def extend(conn: Conn, task_id: int, lease_seconds: float, progress: str) -> dt.datetime:

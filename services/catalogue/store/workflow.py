@@ -110,6 +110,22 @@ async def get_tile(
     return codec.tile_from_row(row, scene)
 
 
+async def get_tile_with_links(conn: Conn, tile_id: int) -> dict[int, models.Tile]:
+    """The tile, its previous and its reference tile, each with its scene, by id, in two round trips:
+    a process task's lease needs all three (one query per tile and per scene before)."""
+    cur = await conn.execute(
+        f"SELECT {codec.TILE_COLUMNS} FROM tile t"
+        " WHERE t.id IN (SELECT unnest(ARRAY[x.id, x.prev, x.ref]) FROM tile x WHERE x.id = %s)",
+        (tile_id,),
+    )
+    rows = await cur.fetchall()
+    cur = await conn.execute(
+        f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE s.id = ANY(%s)", (list({row[2] for row in rows}),)
+    )
+    scenes = {scene.id: scene for scene in map(codec.scene_from_row, await cur.fetchall())}
+    return {row[0]: codec.tile_from_row(row, scenes.get(row[2])) for row in rows}
+
+
 async def list_scenes(conn: Conn, aoi: str, status: str | None, page: int, limit: int) -> list[models.Scene]:
     where, params = aoi_condition(aoi)
     if status:

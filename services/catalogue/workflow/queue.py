@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from services.catalogue.metrics import QueueMetrics
 from services.catalogue.store import tasks, workflow
 from services.catalogue.workflow import transitions
+from services.catalogue.workflow.group_commit import ReportBatcher
 from services.domain import models
 from services.domain.models import Status
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -119,6 +120,7 @@ class TaskQueue:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self._metrics = metrics
+        self.batcher = ReportBatcher(pool)
 
     async def lease(self, kind: models.TaskKind, worker_id: str, wait: float) -> Lease | None:
         loop = asyncio.get_running_loop()
@@ -181,15 +183,15 @@ class TaskQueue:
             return await tasks.lease_holder(conn, task_id, token)
 
     async def _load(self, conn: Any, task: tasks.LeasedTask) -> Lease:
-        scene = await workflow.get_scene(conn, task.scene_id)
-        assert scene is not None  # the task row cascades with its scene
         if task.tile_id is None:
+            scene = await workflow.get_scene(conn, task.scene_id)
+            assert scene is not None  # the task row cascades with its scene
             return Lease(task, scene)
-        tile = await workflow.get_tile(conn, task.tile_id)
-        assert tile is not None
-        previous = await workflow.get_tile(conn, tile.previous_id) if tile.previous_id else None
-        reference = await workflow.get_tile(conn, tile.reference_id) if tile.reference_id else None
-        return Lease(task, scene, tile, previous, reference)
+        tiles = await workflow.get_tile_with_links(conn, task.tile_id)
+        tile = tiles[task.tile_id]  # the task row cascades with its tile
+        previous = tiles.get(tile.previous_id) if tile.previous_id else None
+        reference = tiles.get(tile.reference_id) if tile.reference_id else None
+        return Lease(task, tile.scene, tile, previous, reference)
 
     async def heartbeat(self, task_id: int, token: str, progress: str) -> dt.datetime:
         async with self._pool.connection() as conn, conn.transaction():
@@ -198,17 +200,22 @@ class TaskQueue:
                 raise FailedPrecondition(f"task {task_id}: lease no longer held")
             return await tasks.extend(conn, task_id, self.lease_seconds, progress[:1000])
 
-    async def report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
+    async def report(
+        self, task_id: int, token: str, status: Status, message: str, temporary: bool, holder: str = ""
+    ) -> bool:
+        """With `holder`, a DONE report under a lease of another worker is refused (InvalidArgument) before
+        anything is recorded; other results are not checked here (the caller uses `lease_holder`)."""
         if not temporary and status not in (Status.DONE, Status.RETRY, Status.FAILED):
             raise InvalidArgument("status", "a result is DONE, RETRY or FAILED")
-        applied = await self._report(task_id, token, status, message, temporary)
+        if status == Status.DONE and not temporary:
+            applied = await self._report_done(task_id, token, holder)
+        else:
+            applied = await self._report(task_id, token, status, message, temporary)
         if self._metrics is not None:
             self._metrics.results.labels("TEMPORARY" if temporary else status.value).inc()
         return applied
 
     async def _report(self, task_id: int, token: str, status: Status, message: str, temporary: bool) -> bool:
-        if status == Status.DONE and not temporary:
-            return await self._report_done(task_id, token)
         async with self._pool.connection() as conn, conn.transaction():
             # The AOI lock before the task row lock: the order every transition and DeleteAoi follow.
             await workflow.lock_aoi_of_task(conn, task_id)
@@ -239,15 +246,10 @@ class TaskQueue:
             outcome = await self._expire(conn, task)
         return _expired(task_id, outcome)
 
-    async def _report_done(self, task_id: int, token: str) -> bool:
-        """The common report, one statement in its own transaction (schema/0004_*.sql): the AOI lock is
-        held for the SQL only, not across round trips."""
-        async with self._pool.connection() as conn:
-            await conn.set_autocommit(True)  # client-side flag: no round trip
-            try:
-                applied = await tasks.report_done(conn, task_id, token)
-            finally:
-                await conn.set_autocommit(False)
+    async def _report_done(self, task_id: int, token: str, holder: str) -> bool:
+        """The common report: one statement shared with the DONE reports arriving meanwhile (group
+        commit, workflow/group_commit.py); the AOI lock is held for the SQL and one commit only."""
+        applied = await self.batcher.report_done(task_id, token, holder)
         if applied is None:
             raise await self._refused(task_id, token)
         return applied
