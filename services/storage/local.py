@@ -20,7 +20,7 @@ def copy_atomically(source: pathlib.Path, destination: pathlib.Path) -> None:
     The temporary file lives in the destination folder so that os.replace stays a same-filesystem
     rename: a reader (or a crash) sees either the old object or the complete new one, never a prefix.
     """
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folders(destination.parent)
     partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.partial")
     try:
         with source.open("rb") as src, partial.open("xb") as dst:
@@ -30,6 +30,34 @@ def copy_atomically(source: pathlib.Path, destination: pathlib.Path) -> None:
         os.replace(partial, destination)
     finally:
         partial.unlink(missing_ok=True)
+    # The file's data is durable, but its name lives in the folder: without syncing the folder (and the
+    # parents of folders made here) a power cut after a DONE report could lose the stored file's entry.
+    for folder in (destination.parent, *(path.parent for path in created)):
+        _fsync_folder(folder)
+
+
+def _make_folders(folder: pathlib.Path) -> list[pathlib.Path]:
+    """mkdir -p that returns the folders it created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+            created.append(path)
+        except FileExistsError:  # a concurrent task made it: its own copy syncs the parent
+            pass
+    return created
+
+
+def _fsync_folder(folder: pathlib.Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class LocalStorage:
