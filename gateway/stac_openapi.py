@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.stac_search import DEFAULT_LIMIT, MAX_LIMIT
+
 _GEOJSON = "application/geo+json"
 _JSON = "application/json"
 
@@ -32,7 +34,7 @@ _SEARCH_PARAMS = [
     _query("ids", "comma-separated item ids", {"type": "string"}),
     _query("collections", "comma-separated collection ids (AOIs)", {"type": "string"}),
     _query("intersects", "a GeoJSON geometry", {"type": "string"}),
-    _query("limit", "items per page", {"type": "integer", "minimum": 1, "maximum": 10000, "default": 10}),
+    _query("limit", "items per page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}),
     _query("token", "the paging token of a next link", {"type": "string"}),
 ]
 

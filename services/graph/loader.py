@@ -114,8 +114,7 @@ def resolve_graph_file(name: str, graph_path: Sequence[pathlib.Path]) -> pathlib
         raise InvalidArgument("graph_name", snap.not_found(snap.DEFAULT_GPT, f"built-in graph {name}"))
     if name in _BUILT_IN:
         raise InvalidArgument("graph_name", f"built-in graph {name} is not available yet")
-    name = _LIBRARY_ALIASES.get(name, name)
-    name = check_graph_name(name)
+    name = check_graph_name(name)  # (also maps the library aliases)
     path = pathlib.PurePosixPath(name)
     candidates = [pathlib.Path(path)] if path.is_absolute() else _candidates(name, graph_path)
     # Every candidate, relative ones too, must resolve (symlinks included) inside the graph folders.

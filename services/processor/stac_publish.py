@@ -85,14 +85,12 @@ class StacPublisher:
         """Returns the items as stored, merged with an earlier publication of their tile (also what is
         published to an external STAC API when one is configured)."""
         by_tile: dict[int, list[ToIndex]] = {}
-        tiles: dict[int, Tile] = {}
         for entry in indexed:
             by_tile.setdefault(entry.tile.id, []).append(entry)
-            tiles[entry.tile.id] = entry.tile
         request = registry_pb2.IndexItemsRequest(catalog_root=storage_uri if self._write_static else "")
         asset_keys: list[dict[str, str]] = []
-        for tile_id, entries in by_tile.items():
-            tile = tiles[tile_id]
+        for entries in by_tile.values():
+            tile = entries[0].tile
             files = [_item_file(e, workdir) for e in entries]
             item: pystac.Item = await asyncio.to_thread(items.build_tile_item, tile, files)
             request.items.add(

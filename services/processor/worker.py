@@ -130,8 +130,9 @@ class ProcessJob:
         """Runs the tile graph and handles its out-files; the `to_delete` ones go to `deletions`."""
         tile, workdir = tiles[0], context.workdir
         prefix = f"ProcessTile[{naming.tile_tag(tile)}]."
+        storage_uri = tile.scene.data.storage_uri or self._storage_uri
         # The default root is the operator's: messages name only a payload's own URI.
-        storage_uri = tile.scene.data.storage_uri or "default storage"
+        shown_uri = tile.scene.data.storage_uri or "default storage"
         try:
             storage = await asyncio.to_thread(
                 open_scene_storage,
@@ -142,7 +143,7 @@ class ProcessJob:
                 self._storage_setting,
             )
         except Exception as exc:
-            raise wrap(f"{prefix}Storage[{storage_uri}]: ", exc) from exc
+            raise wrap(f"{prefix}Storage[{shown_uri}]: ", exc) from exc
         try:
             graph = await asyncio.to_thread(
                 graph_engine.load_graph, tile.data.graph_name, self._graph_path, tile.data.is_retriable

@@ -30,6 +30,7 @@ from pystac.extensions.projection import ProjectionExtension
 from pystac.extensions.raster import RasterBand, RasterExtension
 from rio_stac import stac as rio_stac
 
+from services.domain import wkt
 from services.domain.models import Tile
 
 # Properties of ours (no published extension): where an item and its assets live in the registry.
@@ -195,7 +196,7 @@ def build_item(
     if footprints:
         shape = shapely.union_all(footprints)
     elif fallback_geometry_wkt:
-        shape = shapely.from_wkt(fallback_geometry_wkt)
+        shape = wkt.from_wkt(fallback_geometry_wkt)
     else:
         shape = None
     geometry = shapely.geometry.mapping(shape) if shape is not None else None

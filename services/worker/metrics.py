@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import stat
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -86,9 +87,9 @@ def tree_size(root: pathlib.Path) -> int:
     for folder, _, files in os.walk(root):
         for name in files:
             try:
-                stat = os.lstat(os.path.join(folder, name))
+                info = os.lstat(os.path.join(folder, name))
             except OSError:
                 continue
-            if not os.path.islink(os.path.join(folder, name)):
-                total += stat.st_size
+            if not stat.S_ISLNK(info.st_mode):
+                total += info.st_size
     return total
