@@ -23,6 +23,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from services.catalogue import payload
 from services.catalogue.bursts import inventory, parse
 from services.domain import models
 
@@ -102,7 +103,7 @@ def main() -> None:
         runs, tiles = [], 0
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = inventory.burst_inventory(area, scenes, area.annotations_urls)
+            result = inventory.burst_inventory(payload.for_tiling(area), scenes, area.annotations_urls)
             runs.append(time.perf_counter() - start)
             tiles = sum(len(scene.tiles) for scene in result)
         best, median = min(runs), statistics.median(runs)

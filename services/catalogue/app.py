@@ -26,7 +26,7 @@ from protos.ingester.v1 import (
 from services.catalogue import metrics, migrations, pool_check, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
-from services.catalogue.placement import Placement
+from services.catalogue.payload import Placement
 from services.catalogue.registry_servicer import RegistryServicer
 from services.catalogue.search import sources as scene_sources
 from services.catalogue.search.archive_source import ArchiveSource
@@ -160,7 +160,7 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
     geocube = GeocubeClient.connect(settings) if settings.geocube_server else None
     records = GeocubeRecords(geocube) if geocube is not None else None
     catalogue = CatalogueServicer(
-        pool, inventory, tiler, Ingestion(pool, inventory, tiler, records, placement), notifier
+        pool, inventory, tiler, Ingestion(pool, inventory, tiler, records), notifier, placement
     )
 
     def register(server: Any) -> None:

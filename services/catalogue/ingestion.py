@@ -1,13 +1,14 @@
-"""IngestArea (spec §3.5): validate the payload, find and tile the scenes, create or reuse one record per
-scene, register scenes and tiles in the workflow. Everything is written in one transaction, so a rejected
-or failed request leaves nothing behind (the reference could leave records and an empty AOI)."""
+"""IngestArea (spec §3.5): resolve the layers, find and tile the scenes, create or reuse one record per
+scene, register scenes and tiles in the workflow. The payload arrives validated (services/catalogue/
+payload.py, called once by the servicer); what is checked here needs the registry or the scenes found.
+Everything is written in one transaction, so a rejected or failed request leaves nothing behind (the
+reference could leave records and an empty AOI)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -15,33 +16,17 @@ from psycopg_pool import AsyncConnectionPool
 
 from services.catalogue import tiling
 from services.catalogue.bursts.inventory import IngestedTile
-from services.catalogue.placement import Placement
-from services.catalogue.search.inventory import SceneInventory, area_geometry
+from services.catalogue.payload import ValidArea
+from services.catalogue.search.inventory import SceneInventory
 from services.catalogue.store import graph, registry, workflow
 from services.catalogue.workflow import ingest
-from services.domain import models, products
+from services.domain import models
 from services.runtime.errors import InvalidArgument
-
-_AOI_NAME = re.compile(r"^[a-zA-Z0-9\-:_]+$")
-
-
-def validate_area(area: models.Area) -> None:
-    if not _AOI_NAME.match(area.name):
-        raise InvalidArgument(
-            "name", f"wrong format for AOIID (must be chars, numbers and -:_ found '{area.name}')"
-        )
-    if products.parse_constellation(area.constellation) == products.Constellation.UNKNOWN:
-        raise InvalidArgument("scene_type.constellation", f"unrecognized constellation: {area.constellation}")
-    for field in ("scene_graph_name", "tile_graph_name"):
-        if not getattr(area, field):
-            raise InvalidArgument(field, "required for ingestion")
-    if area.retry_count < 0:
-        raise InvalidArgument("retry_count", "must be 0 or more")
-    area_geometry(area)
 
 
 async def resolve_layers(conn: Any, area: models.Area) -> dict[str, str]:
-    """layer name -> instance id; every layer must name an existing instance."""
+    """layer name -> instance id; every layer must name an existing instance. The area is validated:
+    each layer names one by id, or by variable and instance (payload.check_layers)."""
     instances = {}
     for name, layer in sorted(area.layers.items()):
         field = f"layers.{name}"
@@ -51,8 +36,6 @@ async def resolve_layers(conn: Any, area: models.Area) -> dict[str, str]:
                 raise InvalidArgument(field, f"unknown instance id {layer.instance_id}")
             instances[name] = found.id
             continue
-        if not layer.variable or not layer.instance:
-            raise InvalidArgument(field, "needs instance_id, or variable and instance")
         variable = await registry.find_variable(conn, layer.variable)
         if variable is None:
             raise InvalidArgument(field, f"unknown variable {layer.variable}")
@@ -162,33 +145,29 @@ class Ingestion:
         inventory: SceneInventory,
         tiler: tiling.Tiler,
         records: Records | None = None,
-        placement: Placement | None = None,
     ):
         self._pool = pool
         self._inventory = inventory
         self._tiler = tiler
         self._records = records or RegistryRecords(pool)
-        self._placement = placement or Placement()
 
     async def ingest(
         self,
-        area: models.Area,
+        valid: ValidArea,
         scenes: list[models.CatalogScene] | None,
         tiled: list[models.CatalogScene] | None,
     ) -> tuple[int, int]:
-        """Returns (scenes created, tiles of those scenes)."""
-        validate_area(area)
-        self._placement.check_area(area)
+        """Returns (scenes created, tiles of those scenes). `valid` comes from payload.for_ingestion with
+        the same `scenes` / `tiled` (their graph names and storage URIs were checked there)."""
+        area = valid.area
         instances = await self._records.resolve_layers(area)
         if tiled is None:
             if scenes is None:
-                scenes = (await asyncio.to_thread(self._inventory.search, area))[0]
+                scenes = (await asyncio.to_thread(self._inventory.search, valid))[0]
             tiled = await asyncio.to_thread(
-                self._tiler, area, scenes, await ingested_tiles(self._pool, area.name)
+                self._tiler, valid, scenes, await ingested_tiles(self._pool, area.name)
             )
         todo = [s for s in tiled if s.tiles]
-        # Uploaded scenes and tiles carry their own graph names and storage URIs.
-        self._placement.check_scenes(todo)
         # Every scene, also those the AOI already has (skipped below), as the reference checks them (spec
         # §3.5 step 4.5): a payload whose tags disagree with its scenes is refused whatever the AOI holds.
         for scene in todo:

@@ -1,4 +1,5 @@
-"""Catalogue gRPC servicer: protos in, domain calls, protos out. No logic lives here."""
+"""Catalogue gRPC servicer: protos in, domain calls, protos out. No logic lives here: an RPC that takes a
+payload validates it first, once, with services/catalogue/payload.py, and hands on the result."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from google.protobuf import duration_pb2
 from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
-from services.catalogue import reports, tiling
+from services.catalogue import payload, reports, tiling
 from services.catalogue.ingestion import Ingestion, ingested_tiles
-from services.catalogue.search.inventory import SceneInventory, check_search_area
+from services.catalogue.search.inventory import SceneInventory
 from services.catalogue.store import workflow
 from services.catalogue.workflow.queue import TaskNotifier
 from services.domain import models
@@ -25,8 +26,9 @@ _MAX_WAIT = 60.0  # seconds; a longer long-poll would outlive common proxy idle 
 
 class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
     def __init__(self, pool: AsyncConnectionPool[Any], inventory: SceneInventory, tiler: tiling.Tiler,
-                 ingestion: Ingestion, notifier: TaskNotifier):
+                 ingestion: Ingestion, notifier: TaskNotifier, placement: payload.Placement | None = None):
         self._pool = pool
+        self._placement = placement or payload.Placement()
         self._tiler = tiler
         self._notifier = notifier
         self._inventory = inventory
@@ -35,9 +37,9 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
     async def SearchScenes(
         self, request: catalogue_pb2.SearchScenesRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.SearchScenesResponse:
-        area = pc.area_from_proto(request.area)
+        valid = payload.for_search(pc.area_from_proto(request.area))
         # Searching reads files or calls remote catalogues: keep the event loop free.
-        scenes, has_next = await asyncio.to_thread(self._inventory.search, area)
+        scenes, has_next = await asyncio.to_thread(self._inventory.search, valid)
         return catalogue_pb2.SearchScenesResponse(
             scenes=[pc.catalog_scene_to_proto(s) for s in scenes], next=has_next
         )
@@ -45,25 +47,22 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
     async def ListTiles(
         self, request: catalogue_pb2.ListTilesRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.ListTilesResponse:
-        area = pc.area_from_proto(request.area)
+        valid = payload.for_tiling(pc.area_from_proto(request.area))
         given = [pc.catalog_scene_from_proto(s) for s in request.scenes]
         # Burst tiling reads and parses annotation files: keep the event loop free.
-        existing = await ingested_tiles(self._pool, area.name)
-        scenes = await asyncio.to_thread(self._tiler, area, given, existing)
+        existing = await ingested_tiles(self._pool, valid.area.name)
+        scenes = await asyncio.to_thread(self._tiler, valid, given, existing)
         return catalogue_pb2.ListTilesResponse(scenes=[pc.catalog_scene_to_proto(s) for s in scenes])
 
     async def IngestArea(
         self, request: catalogue_pb2.IngestAreaRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.IngestAreaResponse:
         started = time.perf_counter()
-        area = pc.area_from_proto(request.area)
         source = request.WhichOneof("source")
         given = [pc.catalog_scene_from_proto(s) for s in getattr(request, source).scenes] if source else None
-        if source is None:
-            check_search_area(area)
-        n_scenes, n_tiles = await self._ingestion.ingest(
-            area, given if source == "scenes" else None, given if source == "tiles" else None
-        )
+        scenes, tiles = (given if source == "scenes" else None), (given if source == "tiles" else None)
+        valid = payload.for_ingestion(pc.area_from_proto(request.area), self._placement, scenes, tiles)
+        n_scenes, n_tiles = await self._ingestion.ingest(valid, scenes, tiles)
         elapsed = duration_pb2.Duration()
         elapsed.FromNanoseconds(int((time.perf_counter() - started) * 1e9))
         return catalogue_pb2.IngestAreaResponse(scene_count=n_scenes, tile_count=n_tiles, elapsed=elapsed)

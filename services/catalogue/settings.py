@@ -58,7 +58,7 @@ class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSett
     annotations_bearer_token: str = dataclasses.field(default="", repr=False)
     # (Object stores holding annotations: the fields of ObjectStoreSettings, see docs/storage.md.)
     # The workers' GRAPH_PATH, STORAGE_URI and STORAGE_ALLOWED_URIS (comma-separated lists), mirrored so
-    # that ingestion refuses graph names and storage URIs the workers would refuse (placement.py). With
+    # that ingestion refuses graph names and storage URIs the workers would refuse (payload.py). With
     # no storage root set, payload storage URIs are checked by the workers only.
     graph_path: tuple[str, ...] = ()
     storage_uri: str = ""

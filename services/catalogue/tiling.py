@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from services.catalogue.bursts import inventory
 from services.catalogue.bursts.annotations import RemoteAccess
 from services.catalogue.bursts.inventory import IngestedTile
+from services.catalogue.payload import ValidArea
 from services.domain import models, products
 
 COPY_PRODUCT = "CopyProductToStorage"
@@ -18,7 +19,7 @@ __all__ = ["COPY_PRODUCT", "IngestedTile", "Tiler", "list_tiles"]
 
 
 def list_tiles(
-    area: models.Area,
+    valid: ValidArea,
     scenes: list[models.CatalogScene],
     annotation_urls: Sequence[str] = (),
     existing: Sequence[IngestedTile] = (),
@@ -28,6 +29,7 @@ def list_tiles(
     flag `--annotations-urls`). `existing`: the AOI's root and leaf tiles that are not FAILED, so new
     bursts chain onto them. `access`: how remote annotation places are reached. Only Sentinel-1 burst
     tiling uses the last three."""
+    area = valid.area
     bursts = [s for s in scenes if _is_burst_scene(area, s)]
     whole = [s for s in scenes if not _is_burst_scene(area, s)]
     for scene in whole:
@@ -43,7 +45,7 @@ def list_tiles(
     if not bursts:
         return scenes
     urls = [*annotation_urls, *area.annotations_urls]
-    tiled = {id(s) for s in inventory.burst_inventory(area, bursts, urls, existing, access)}
+    tiled = {id(s) for s in inventory.burst_inventory(valid, bursts, urls, existing, access)}
     # Scenes without any burst in the AOI are dropped (the reference's in-place filter duplicated others).
     return [s for s in scenes if id(s) in tiled or not _is_burst_scene(area, s)]
 
@@ -57,9 +59,9 @@ class Tiler:
     access: RemoteAccess | None = None
 
     def __call__(
-        self, area: models.Area, scenes: list[models.CatalogScene], existing: Sequence[IngestedTile] = ()
+        self, valid: ValidArea, scenes: list[models.CatalogScene], existing: Sequence[IngestedTile] = ()
     ) -> list[models.CatalogScene]:
-        return list_tiles(area, scenes, self.annotation_urls, existing, self.access)
+        return list_tiles(valid, scenes, self.annotation_urls, existing, self.access)
 
 
 def _is_burst_scene(area: models.Area, scene: models.CatalogScene) -> bool:

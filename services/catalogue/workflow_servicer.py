@@ -8,7 +8,7 @@ import grpc
 from psycopg_pool import AsyncConnectionPool
 
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
-from services.catalogue.placement import Placement
+from services.catalogue.payload import Placement
 from services.catalogue.store import graph, workflow
 from services.catalogue.workflow import control, ingest, transitions
 from services.domain import proto_convert as pc

@@ -54,7 +54,8 @@ class GeocubeRecords:
         self._client = client
 
     async def resolve_layers(self, area: models.Area) -> dict[str, str]:
-        """layer name -> instance id, each checked against the Geocube's variables."""
+        """layer name -> instance id, each checked against the Geocube's variables. The area is validated
+        (services/catalogue/payload.py): each layer names an instance by id, or by variable and instance."""
         instances = {}
         for name, layer in sorted(area.layers.items()):
             field = f"layers.{name}"
@@ -67,8 +68,6 @@ class GeocubeRecords:
                         )
                     instances[name] = layer.instance_id
                     continue
-                if not layer.variable or not layer.instance:
-                    raise InvalidArgument(field, "needs instance_id, or variable and instance")
                 variable = await self._client.get_variable(name=layer.variable)
             except GeocubeError as exc:
                 raise _unavailable(exc) from exc

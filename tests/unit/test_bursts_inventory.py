@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.catalogue import tiling
+from services.catalogue import payload, tiling
 from services.catalogue.bursts import annotations, inventory
 from services.catalogue.bursts.inventory import IngestedTile
 from services.domain import models
@@ -54,7 +54,7 @@ def _area(wkt: str = WORLD, urls: list[str] | None = None) -> models.Area:
 def burst_inventory(
     area: models.Area, scenes: list[models.CatalogScene], existing=()
 ) -> list[models.CatalogScene]:
-    return inventory.burst_inventory(area, scenes, area.annotations_urls, existing)
+    return inventory.burst_inventory(payload.for_tiling(area), scenes, area.annotations_urls, existing)
 
 
 def _summary(scenes: list[models.CatalogScene]) -> list[tuple]:
@@ -226,17 +226,17 @@ def test_list_tiles_dispatches_on_the_scene_graph():
     area = _area(urls=[])
     area.annotations_urls = []
     with pytest.raises(InvalidArgument, match="annotations_urls"):
-        tiling.list_tiles(area, _scenes(OLD))
+        tiling.list_tiles(payload.for_tiling(area), _scenes(OLD))
     # Setting patterns come before the payload's; Sentinel-2 scenes keep one tile per scene, in order.
-    out = tiling.list_tiles(area, [s2, *_scenes(OLD, NEW)], annotation_urls=[FOLDER])
+    out = tiling.list_tiles(payload.for_tiling(area), [s2, *_scenes(OLD, NEW)], annotation_urls=[FOLDER])
     assert [s.source_id for s in out] == [s2.source_id, OLD, NEW]
     assert [len(s.tiles) for s in out] == [1, 27, 27]
     copy = _area()
     copy.scene_graph_name = tiling.COPY_PRODUCT
-    (whole,) = tiling.list_tiles(copy, _scenes(OLD))
+    (whole,) = tiling.list_tiles(payload.for_tiling(copy), _scenes(OLD))
     assert [t.source_id for t in whole.tiles] == [OLD]
 
 
 def test_list_tiles_drops_s1_scenes_outside_the_aoi():
     far = EXPECTED["aoi_filter_examples"]["cases"][-1]["aoi_wkt"]
-    assert tiling.list_tiles(_area(far), _scenes(OLD, NEW)) == []
+    assert tiling.list_tiles(payload.for_tiling(_area(far)), _scenes(OLD, NEW)) == []

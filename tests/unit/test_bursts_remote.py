@@ -157,9 +157,12 @@ def test_object_store_zip_gives_the_local_bursts(s3_endpoint, zipped, scheme):
 
 
 def test_inventory_over_http_equals_the_local_inventory(zipped):
+    from services.catalogue import payload
     from services.domain import models
 
-    area = models.Area(name="aoi", geometry_wkt="POLYGON((-140 40, -110 40, -110 60, -140 60, -140 40))")
+    area = payload.for_tiling(
+        models.Area(name="aoi", geometry_wkt="POLYGON((-140 40, -110 40, -110 60, -140 60, -140 40))")
+    )
 
     def scenes() -> list[models.CatalogScene]:
         return [

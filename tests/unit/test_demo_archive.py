@@ -16,6 +16,7 @@ import rasterio
 import shapely
 import shapely.geometry
 
+from services.catalogue import payload
 from services.catalogue.search.local_archive import LocalArchive
 from services.demo import build_demo_archive
 from services.domain import products
@@ -66,7 +67,7 @@ def test_found_with_the_denmark_payload(demo: tuple[pathlib.Path, list[str]]) ->
     archive = LocalArchive(root)
     assert archive.scan().indexed == 4
     area = _payload_area()
-    scenes, has_next = archive.search(area)
+    scenes, has_next = archive.search(payload.for_search(area))
     assert [s.source_id for s in scenes] == ids and has_next is False
     aoi = shapely.from_wkt(area.geometry_wkt)
     for scene in scenes:
@@ -177,7 +178,7 @@ def test_many_products_stay_in_the_period_and_area(tmp_path: pathlib.Path) -> No
     assert {products.product_info(i)["TILE"] for i in ids} == {"T32UNF", "T32UNG"}
     archive = LocalArchive(tmp_path / "many")
     archive.scan()
-    scenes, _ = archive.search(_payload_area())
+    scenes, _ = archive.search(payload.for_search(_payload_area()))
     assert sorted(s.source_id for s in scenes) == sorted(ids)
     # The catalogue de-duplicates on the AutoFill ProductName: every demo product must survive it.
     assert len({products.autofill_tags(i)[1] for i in ids}) == 40

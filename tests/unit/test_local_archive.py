@@ -13,6 +13,7 @@ import zipfile
 import pytest
 import shapely
 
+from services.catalogue import payload
 from services.catalogue.search.local_archive import LocalArchive
 from services.demo import build_demo_archive
 from services.domain.models import Area
@@ -37,10 +38,12 @@ def _utc(
     return dt.datetime(year, month, day, hour, minute, second, us, tzinfo=dt.UTC)
 
 
-def _area(wkt: str = WORLD, constellation: str = "sentinel2", **changes: object) -> Area:
+def _area(wkt: str = WORLD, constellation: str = "sentinel2", **changes: object) -> payload.ValidArea:
+    """A search payload as the catalogue hands it to its sources: validated (its refusals are tested in
+    tests/unit/test_payload.py)."""
     area = Area(name="test", geometry_wkt=wkt, start_time=_utc(2000, 1, 1), end_time=_utc(2030, 1, 1),
                 constellation=constellation)  # fmt: skip
-    return dataclasses.replace(area, **changes)  # type: ignore[arg-type]
+    return payload.for_search(dataclasses.replace(area, **changes))  # type: ignore[arg-type]
 
 
 def _copy_s2(root: pathlib.Path, folder: str) -> pathlib.Path:
@@ -163,10 +166,6 @@ def test_constellation_filter(archive: LocalArchive) -> None:
     assert [s.source_id for s in archive.search(_area(WORLD, "Sentinel-2"))[0]] == [S2_01LAC, S2_46RER]
     assert [s.source_id for s in archive.search(_area(WORLD, "LC08"))[0]] == [L8, L9]
     assert archive.search(_area(WORLD, "sentinel1"))[0] == []
-    with pytest.raises(InvalidArgument) as error:
-        archive.search(_area(WORLD, "landsat"))
-    assert error.value.field == "scene_type.constellation"
-    assert "landsat" in error.value.reason
 
 
 def test_time_filter_is_inclusive(archive: LocalArchive) -> None:
@@ -232,14 +231,14 @@ def test_paging_many_products(tmp_path: pathlib.Path) -> None:
     ids = build_demo_archive(tmp_path, count=10, band_size=4)
     archive = LocalArchive(tmp_path)
     archive.scan()
-    area = _area(WORLD, start_time=_utc(2022, 1, 1), end_time=_utc(2022, 1, 13))
-    everything = [s.source_id for s in archive.search(area)[0]]
+    window = {"start_time": _utc(2022, 1, 1), "end_time": _utc(2022, 1, 13)}
+    everything = [s.source_id for s in archive.search(_area(WORLD, **window))[0]]
     assert sorted(everything) == sorted(ids)
     dates = [archive.find(i).date for i in everything]  # type: ignore[union-attr]
     assert dates == sorted(dates)  # by date, then source id
     pages = []
     for number in range(4):
-        scenes, has_next = archive.search(dataclasses.replace(area, page=number, limit=3))
+        scenes, has_next = archive.search(_area(WORLD, **window, page=number, limit=3))
         pages.append(([s.source_id for s in scenes], has_next))
     assert [has_next for _, has_next in pages] == [True, True, True, False]
     assert [i for chunk, _ in pages for i in chunk] == everything
@@ -319,14 +318,6 @@ def test_returned_scenes_are_copies(archive: LocalArchive) -> None:
     scene.tags["area"] = "mutated"
     (again,), _ = archive.search(_area(NEAR_46RER))
     assert "area" not in again.tags
-
-
-def test_invalid_geometry(archive: LocalArchive) -> None:
-    with pytest.raises(InvalidArgument) as error:
-        archive.search(_area("POLYGON ((0 0, 1"))
-    assert error.value.field == "geometry"
-    with pytest.raises(InvalidArgument):
-        archive.search(_area(""))
 
 
 def test_empty_archive(tmp_path: pathlib.Path) -> None:

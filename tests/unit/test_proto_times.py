@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import shapely
 
+from services.catalogue import payload
 from services.catalogue.search import cdse_odata, stac
 from services.catalogue.store import codec
 from services.domain import models, products
@@ -66,7 +68,9 @@ def test_unpadded_years_written_by_earlier_versions_still_read() -> None:
 def test_an_area_without_times_queries_remote_catalogues_from_year_0001() -> None:
     # The reference sends Go's zero time as 0001-01-01; strftime would write "1-01-01".
     area = models.Area(name="a", geometry_wkt="POINT (10 56)", end_time=DATED)
-    odata = cdse_odata.build_filter(area, products.Constellation.SENTINEL2)
+    # The query builders' own input, built directly: the checks are payload.for_search's.
+    s2 = payload.ValidArea(area, shapely.Point(10, 56), products.Constellation.SENTINEL2)
+    odata = cdse_odata.build_filter(s2)
     assert (
         "ContentDate/Start gt 0001-01-01T00:00:00.000Z and ContentDate/Start lt 2022-01-04T10:34:21.024Z"
         in odata
@@ -77,5 +81,6 @@ def test_an_area_without_times_queries_remote_catalogues_from_year_0001() -> Non
         {products.Constellation.LANDSAT89: "landsat-c2l1"},
         reference_landsat=True,
     )
-    interval = stac.search_parameters(landsat, area, products.Constellation.LANDSAT89)["datetime"]
+    landsat89 = payload.ValidArea(area, shapely.Point(10, 56), products.Constellation.LANDSAT89)
+    interval = stac.search_parameters(landsat, landsat89)["datetime"]
     assert interval == "0001-01-01T00:00:00.000Z/2022-01-04T23:59:59.999Z"

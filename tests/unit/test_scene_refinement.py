@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from services.catalogue import payload
 from services.catalogue.search.inventory import SceneInventory
 from services.domain import models, products
 
@@ -20,7 +21,7 @@ class ListedScenes:
     def __init__(self, scenes: list[models.CatalogScene]):
         self.scenes = scenes
 
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]:
+    def search(self, valid: payload.ValidArea) -> tuple[list[models.CatalogScene], bool]:
         return list(self.scenes), False
 
 
@@ -43,5 +44,5 @@ def test_s1_refinements() -> None:
         name="a", geometry_wkt=WKT, constellation="sentinel1",
         start_time=dt.datetime(2025, 4, 1, tzinfo=dt.UTC), end_time=dt.datetime(2025, 5, 1, tzinfo=dt.UTC),
     )  # fmt: skip
-    scenes, _ = inventory.search(area)
+    scenes, _ = inventory.search(payload.for_search(area))
     assert [s.source_id for s in scenes] == [crossing.source_id, gap.source_id, reprocessed.source_id]

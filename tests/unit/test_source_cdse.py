@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from gateway.refjson.payload import decode_area
+from services.catalogue.payload import ValidArea, for_search
 from services.catalogue.search import remote
 from services.catalogue.search.cdse_odata import CdseODataSource
 from services.catalogue.search.inventory import SceneInventory
-from services.domain import models, products
+from services.domain import products
 from services.domain.proto_convert import area_from_proto
 from services.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
 from tests.support.httpserver import LocalHTTPServer, Request, Response
@@ -35,11 +36,14 @@ DENMARK_WKT = (
 )
 
 
-def payload(name: str, **changes: Any) -> models.Area:
-    """A reference payload through the gateway's decoder, as `/catalog/scenes` receives it."""
+def payload(name: str, parameters: dict[str, str] | None = None, **changes: Any) -> ValidArea:
+    """A reference payload through the gateway's decoder and the catalogue's validation, as sources
+    receive it from `/catalog/scenes`; `parameters` are added to its scene_type's."""
     doc = json.loads((REFERENCE / name).read_text())
     doc.update(changes)
-    return area_from_proto(decode_area(json.dumps(doc)))
+    area = area_from_proto(decode_area(json.dumps(doc)))
+    area.parameters.update(parameters or {})
+    return for_search(area)
 
 
 class Remote:
@@ -163,8 +167,7 @@ def test_the_s1_demo_payload_sends_the_reference_query(s1_server: Remote) -> Non
 
 
 def test_s2_parameters_cloud_cover_and_filename_with_quotes(s1_server: Remote) -> None:
-    area = payload("DenmarkDemoS2.json")
-    area.parameters["filename"] = "*T32U'NF*"
+    area = payload("DenmarkDemoS2.json", {"filename": "*T32U'NF*"})
     source(s1_server).search(area)
     clauses = s1_server.requests[0].query["$filter"][0].split(" and Attributes")
     assert clauses[0].endswith("Collection/Name eq 'SENTINEL-2'")

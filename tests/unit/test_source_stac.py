@@ -13,9 +13,9 @@ import shapely
 from urllib3.exceptions import ConnectTimeoutError
 
 from gateway.refjson.payload import decode_area
+from services.catalogue.payload import ValidArea, for_search
 from services.catalogue.search import remote
 from services.catalogue.search.stac import StacConfig, StacSource
-from services.domain import models
 from services.domain.products import Constellation
 from services.domain.proto_convert import area_from_proto
 from services.runtime.errors import InvalidArgument, Unavailable
@@ -27,10 +27,17 @@ LANDSAT = json.loads((ROOT / "fixtures" / "sources" / "usgs_landsat_c2l1_denmark
 FAST = remote.HttpOptions(timeout=5.0, retries=0, backoff=0.0)
 
 
-def payload(name: str, **changes: Any) -> models.Area:
+def payload(
+    name: str, parameters: dict[str, str] | None = None, geometry_wkt: str = "", **changes: Any
+) -> ValidArea:
+    """A reference payload through the gateway's decoder and the catalogue's validation, as sources
+    receive it; `parameters` are added to its scene_type's, `geometry_wkt` replaces its geometry."""
     doc = json.loads((SHARED / "reference" / name).read_text())
     doc.update(changes)
-    return area_from_proto(decode_area(json.dumps(doc)))
+    area = area_from_proto(decode_area(json.dumps(doc)))
+    area.parameters.update(parameters or {})
+    area.geometry_wkt = geometry_wkt or area.geometry_wkt
+    return for_search(area)
 
 
 class Remote:
@@ -111,7 +118,7 @@ def test_the_landsat_demo_payload_sends_the_reference_query_and_pages(api: Remot
         "limit": 4,
         "datetime": "2022-01-01T00:00:00.000Z/2022-01-12T23:59:59.999Z",
         "collections": ["landsat-c2l1"],
-        "intersects": json.loads(json.dumps(shapely.geometry.mapping(shapely.from_wkt(area.geometry_wkt)))),
+        "intersects": json.loads(json.dumps(shapely.geometry.mapping(area.geometry))),
         "query": {"platform": {"in": ["LANDSAT_8", "LANDSAT_9"]}, "eo:cloud_cover": {"gte": 0, "lte": 80}},
     }
     assert second == {**first, "next": "4"}
@@ -143,8 +150,7 @@ def test_limit_0_reads_every_page_and_more_is_told_by_next_links(api: Remote) ->
 
 
 def test_filename_is_matched_on_scene_names(api: Remote) -> None:
-    area = payload("DenmarkDemoLandsat.json", limit=0, page=0)
-    area.parameters["filename"] = "*_196022_*"
+    area = payload("DenmarkDemoLandsat.json", {"filename": "*_196022_*"}, limit=0, page=0)
     scenes, _ = usgs(api.set(stac_search(LANDSAT["features"]))).search(area)
     assert [s.source_id[10:16] for s in scenes] == ["196022", "196022"]
 
@@ -159,9 +165,7 @@ def test_a_sentinel2_collection_maps_product_names_and_tags(api: Remote) -> None
         StacConfig("stac", api.url, {Constellation.SENTINEL2: "sentinel-2-l2a"}, options=FAST)
     )
     footprint = shapely.geometry.shape(item["geometry"])
-    area = payload("DenmarkDemoS2.json")
-    area.geometry_wkt = footprint.buffer(-0.1).wkt
-    area.parameters["relativeorbitnumber"] = "43"
+    area = payload("DenmarkDemoS2.json", {"relativeorbitnumber": "43"}, footprint.buffer(-0.1).wkt)
     api.set(stac_search([item]))
     scenes, more = source.search(area)
     assert not more
@@ -198,8 +202,7 @@ def test_an_older_usgs_item_falls_back_to_eo_sun_angles(api: Remote) -> None:
 
 
 def test_bad_cloud_cover_names_the_field(api: Remote) -> None:
-    area = payload("DenmarkDemoLandsat.json")
-    area.parameters["cloudcoverpercentage"] = "[0.5 TO 80]"
+    area = payload("DenmarkDemoLandsat.json", {"cloudcoverpercentage": "[0.5 TO 80]"})
     with pytest.raises(InvalidArgument, match="must be integers") as error:
         usgs(api).search(area)
     assert error.value.field == "scene_type.parameters.cloudcoverpercentage" and not api.requests

@@ -21,8 +21,8 @@ import shapely
 
 from services.catalogue.bursts import annotations as annotation_files
 from services.catalogue.bursts import burst_id, parse
+from services.catalogue.payload import ValidArea
 from services.domain import models
-from services.domain import wkt as wkt_text
 from services.runtime.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class _Node:
 
 
 def burst_inventory(
-    area: models.Area,
+    valid: ValidArea,
     scenes: Sequence[models.CatalogScene],
     annotation_urls: Sequence[str],
     existing: Sequence[IngestedTile] = (),
@@ -65,7 +65,8 @@ def burst_inventory(
 ) -> list[models.CatalogScene]:
     """Scenes with their burst tiles (scenes without any burst in the AOI are dropped; the given list is
     not modified), each tile linked to its previous and reference tiles."""
-    aoi = _buffered_aoi(area.geometry_wkt)
+    area = valid.area
+    aoi = _buffered_aoi(valid.geometry)
     kept = []
     nodes: list[_Node] = []
 
@@ -93,12 +94,8 @@ def burst_inventory(
     return kept
 
 
-def _buffered_aoi(wkt: str) -> shapely.Geometry:
-    try:
-        aoi = wkt_text.from_wkt(wkt)
-    except shapely.errors.GEOSException as err:
-        raise InvalidArgument("geometry", f"not a valid WKT geometry: {err}") from None
-    aoi = aoi.buffer(AOI_BUFFER_DEGREES, quad_segs=_QUAD_SEGS)
+def _buffered_aoi(geometry: shapely.Geometry) -> shapely.Geometry:
+    aoi = geometry.buffer(AOI_BUFFER_DEGREES, quad_segs=_QUAD_SEGS)
     shapely.prepare(aoi)
     return aoi
 

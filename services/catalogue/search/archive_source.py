@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 
+from services.catalogue.payload import ValidArea
 from services.catalogue.search.local_archive import LocalArchive
 from services.domain import models, products
 from services.runtime.errors import InvalidArgument
@@ -18,10 +19,10 @@ class ArchiveSource:
         # the default source (search/sources.py).
         self.named_for: frozenset[products.Constellation] = frozenset()
 
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]:
+    def search(self, valid: ValidArea) -> tuple[list[models.CatalogScene], bool]:
         with self._lock:
             self.archive.scan()
-        constellation = products.parse_constellation(area.constellation)
+        constellation = valid.constellation
         if constellation not in self.named_for and not self.archive.holds(constellation):
             # The default source holding none of these products is no source: an empty answer would
             # read as "no scene over this area" (an S1 area on the S2 demo archive answered 200 []). The
@@ -33,4 +34,4 @@ class ArchiveSource:
                 f" GEOCUBE_CATALOGUE_SCENE_SOURCES (e.g. {constellation.value.lower()}=cdse) or add"
                 " products to the archive",
             )
-        return self.archive.search(area)
+        return self.archive.search(valid)

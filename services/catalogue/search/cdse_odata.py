@@ -20,8 +20,8 @@ import httpx
 import shapely
 import shapely.geometry
 
+from services.catalogue.payload import ValidArea
 from services.catalogue.search import remote
-from services.catalogue.search.inventory import area_geometry
 from services.domain import models, products
 from services.domain.products import Constellation
 from services.runtime.errors import InvalidArgument, Unavailable
@@ -58,9 +58,9 @@ def _attribute(kind: str, name: str, op: str, value: str) -> str:
     )
 
 
-def build_filter(area: models.Area, constellation: Constellation) -> str:
+def build_filter(valid: ValidArea) -> str:
     """The `$filter` expression for the payload, clauses in the reference's order."""
-    geometry = area_geometry(area)
+    area, constellation, geometry = valid.area, valid.constellation, valid.geometry
     wkt = shapely.to_wkt(geometry, rounding_precision=-1)
     if len(wkt) > _MAX_WKT:
         wkt = shapely.to_wkt(geometry.convex_hull, rounding_precision=-1)
@@ -118,12 +118,12 @@ class CdseODataSource:
         self.page_size = page_size
         self.max_scenes = max_scenes
 
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]:
-        constellation = products.parse_constellation(area.constellation)
+    def search(self, valid: ValidArea) -> tuple[list[models.CatalogScene], bool]:
+        area, constellation = valid.area, valid.constellation
         if constellation not in SUPPORTED:
             raise InvalidArgument("scene_type.constellation", f"{NAME} has no {constellation.value} scenes")
         query = {
-            "$filter": build_filter(area, constellation),
+            "$filter": build_filter(valid),
             "$orderby": "ContentDate/Start asc",
             "$top": str(min(area.limit, self.page_size) if area.limit else self.page_size),
             "$skip": str(area.page * area.limit),

@@ -1,5 +1,6 @@
 """Scene inventory (spec §3.1): asks the configured scene sources, then applies what every source shares —
-the payload's common attributes and the refinements (duplicates, outside the AOI)."""
+the payload's common attributes and the refinements (duplicates, outside the AOI). The payload arrives
+validated (services/catalogue/payload.py): nothing here checks it again."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Protocol
 
 import shapely
 
+from services.catalogue.payload import ValidArea
 from services.domain import models, products, wkt
 from services.runtime.errors import InvalidArgument, Unavailable
 
@@ -15,34 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 class SceneSource(Protocol):
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]: ...
-
-
-def area_geometry(area: models.Area) -> shapely.Geometry:
-    """The payload geometry; an unusable one is the caller's error, named as such."""
-    if not area.geometry_wkt:
-        raise InvalidArgument("geometry", "the area has no geometry")
-    try:
-        geometry = wkt.from_wkt(area.geometry_wkt)
-    except shapely.errors.ShapelyError as exc:
-        raise InvalidArgument("geometry", f"invalid geometry: {exc}") from None
-    if geometry.is_empty:
-        raise InvalidArgument("geometry", "the geometry is empty")
-    return geometry
-
-
-def check_search_area(area: models.Area) -> products.Constellation:
-    area_geometry(area)
-    constellation = products.parse_constellation(area.constellation)
-    if constellation == products.Constellation.UNKNOWN:
-        raise InvalidArgument(
-            "scene_type.constellation", f"unrecognized constellation: {area.constellation!r}"
-        )
-    if area.end_time < area.start_time:
-        raise InvalidArgument("end_time", "end_time is before start_time")
-    if area.page < 0 or area.limit < 0:
-        raise InvalidArgument("page" if area.page < 0 else "limit", "must be 0 or more")
-    return constellation
+    def search(self, valid: ValidArea) -> tuple[list[models.CatalogScene], bool]: ...
 
 
 def apply_common_attributes(area: models.Area, scenes: list[models.CatalogScene]) -> None:
@@ -93,8 +68,8 @@ class SceneInventory:
     def __init__(self, sources: dict[products.Constellation, list[SceneSource]]):
         self._sources = sources
 
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]:
-        constellation = check_search_area(area)
+    def search(self, valid: ValidArea) -> tuple[list[models.CatalogScene], bool]:
+        area, constellation = valid.area, valid.constellation
         sources = self._sources.get(constellation, [])
         if not sources:
             raise InvalidArgument(
@@ -105,7 +80,7 @@ class SceneInventory:
         failures = []
         for source in sources:
             try:
-                scenes, has_next = source.search(area)
+                scenes, has_next = source.search(valid)
                 break
             except InvalidArgument:
                 raise
@@ -116,8 +91,7 @@ class SceneInventory:
                 failures.append(str(exc) if str(exc).startswith(f"{name}:") else f"{name}: {exc}")
         else:
             raise Unavailable("ScenesInventory: " + "\n ".join(failures))
-        geometry = area_geometry(area)
-        scenes = [s for s in remove_duplicates(scenes) if _intersects(s, geometry)]
+        scenes = [s for s in remove_duplicates(scenes) if _intersects(s, valid.geometry)]
         apply_common_attributes(area, scenes)
         return scenes, has_next
 

@@ -26,16 +26,16 @@ from xml.etree import ElementTree
 
 import shapely
 import shapely.affinity
-import shapely.errors
 
+from services.catalogue.payload import ValidArea
 from services.catalogue.search.product_metadata import (
     ArchivedProduct,
     UnreadableProduct,
     read_landsat,
     read_sentinel2,
 )
-from services.domain import products, wkt
-from services.domain.models import Area, CatalogScene, SceneAttrs
+from services.domain import products
+from services.domain.models import CatalogScene, SceneAttrs
 from services.runtime.errors import InvalidArgument
 
 logger = logging.getLogger(__name__)
@@ -114,22 +114,10 @@ class LocalArchive:
     def find(self, source_id: str) -> ArchivedProduct | None:
         return self._index.by_id.get(source_id)
 
-    def search(self, area: Area) -> tuple[list[CatalogScene], bool]:
+    def search(self, valid: ValidArea) -> tuple[list[CatalogScene], bool]:
         """Scenes of the area, ordered by date then source id, and whether a next page exists."""
-        constellation = products.parse_constellation(area.constellation)
-        if constellation is products.Constellation.UNKNOWN:
-            raise InvalidArgument(
-                "scene_type.constellation", f"unrecognized constellation: {area.constellation}"
-            )
-        if area.page < 0 or area.limit < 0:
-            raise InvalidArgument("page" if area.page < 0 else "limit", "must not be negative")
+        area, constellation, geometry = valid.area, valid.constellation, valid.geometry
         filters = _Filters.parse(area.parameters)
-        try:
-            geometry = wkt.from_wkt(area.geometry_wkt)
-        except shapely.errors.ShapelyError as exc:
-            raise InvalidArgument("geometry", f"invalid WKT: {exc}") from exc
-        if geometry is None or geometry.is_empty:
-            raise InvalidArgument("geometry", "empty geometry")
         start, end = _utc(area.start_time), _utc(area.end_time)
         index = self._index
         if index.tree is None:

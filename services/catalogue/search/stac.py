@@ -26,8 +26,8 @@ from pystac_client.item_search import ItemSearch
 from pystac_client.stac_api_io import StacApiIO
 from urllib3 import Retry
 
+from services.catalogue.payload import ValidArea
 from services.catalogue.search import remote
-from services.catalogue.search.inventory import area_geometry
 from services.domain import models, products
 from services.domain.products import Constellation
 from services.runtime.errors import InvalidArgument, Unavailable
@@ -56,9 +56,9 @@ class StacConfig:
     max_scenes: int = 10000
 
 
-def search_parameters(config: StacConfig, area: models.Area, constellation: Constellation) -> dict[str, Any]:
+def search_parameters(config: StacConfig, valid: ValidArea) -> dict[str, Any]:
     """The keyword arguments of `ItemSearch` (POST body) for the payload."""
-    geometry = area_geometry(area)
+    area, constellation, geometry = valid.area, valid.constellation, valid.geometry
     if config.reference_landsat:
         # date().isoformat(), not strftime: the zero time's year prints as 0001.
         start, end = area.start_time.date().isoformat(), area.end_time.date().isoformat()
@@ -115,8 +115,8 @@ class StacSource:
         self.config = config
         self.name = config.name
 
-    def search(self, area: models.Area) -> tuple[list[models.CatalogScene], bool]:
-        constellation = products.parse_constellation(area.constellation)
+    def search(self, valid: ValidArea) -> tuple[list[models.CatalogScene], bool]:
+        area, constellation = valid.area, valid.constellation
         if constellation not in self.config.collections:
             raise InvalidArgument(
                 "scene_type.constellation", f"{self.name} has no collection for {constellation.value}"
@@ -129,7 +129,7 @@ class StacSource:
                 f"{self.config.url.rstrip('/')}/search",
                 method="POST",
                 stac_io=stac_io,
-                **search_parameters(self.config, area, constellation),
+                **search_parameters(self.config, valid),
             )
             pages = (
                 ([self.to_scene(f, constellation) for f in page], more) for page, more in self._pages(search)
