@@ -37,8 +37,9 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
     async def SearchScenes(
         self, request: catalogue_pb2.SearchScenesRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.SearchScenesResponse:
-        valid = payload.for_search(pc.area_from_proto(request.area))
-        # Searching reads files or calls remote catalogues: keep the event loop free.
+        # Parsing a large geometry (up to the 4 MB message limit: ~170 ms) and searching (files, remote
+        # catalogues) run in a thread: the event loop keeps serving leases and long-polls meanwhile.
+        valid = await asyncio.to_thread(payload.for_search, pc.area_from_proto(request.area))
         scenes, has_next = await asyncio.to_thread(self._inventory.search, valid)
         return catalogue_pb2.SearchScenesResponse(
             scenes=[pc.catalog_scene_to_proto(s) for s in scenes], next=has_next
@@ -47,7 +48,7 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
     async def ListTiles(
         self, request: catalogue_pb2.ListTilesRequest, context: grpc.aio.ServicerContext
     ) -> catalogue_pb2.ListTilesResponse:
-        valid = payload.for_tiling(pc.area_from_proto(request.area))
+        valid = await asyncio.to_thread(payload.for_tiling, pc.area_from_proto(request.area))
         given = [pc.catalog_scene_from_proto(s) for s in request.scenes]
         # Burst tiling reads and parses annotation files: keep the event loop free.
         existing = await ingested_tiles(self._pool, valid.area.name)
@@ -61,7 +62,9 @@ class CatalogueServicer(catalogue_pb2_grpc.CatalogueServicer):
         source = request.WhichOneof("source")
         given = [pc.catalog_scene_from_proto(s) for s in getattr(request, source).scenes] if source else None
         scenes, tiles = (given if source == "scenes" else None), (given if source == "tiles" else None)
-        valid = payload.for_ingestion(pc.area_from_proto(request.area), self._placement, scenes, tiles)
+        valid = await asyncio.to_thread(
+            payload.for_ingestion, pc.area_from_proto(request.area), self._placement, scenes, tiles
+        )
         n_scenes, n_tiles = await self._ingestion.ingest(valid, scenes, tiles)
         elapsed = duration_pb2.Duration()
         elapsed.FromNanoseconds(int((time.perf_counter() - started) * 1e9))

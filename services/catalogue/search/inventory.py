@@ -100,7 +100,8 @@ def _intersects(scene: models.CatalogScene, geometry: shapely.Geometry) -> bool:
     if not scene.wkt:
         return True
     try:
-        return bool(wkt.from_wkt(scene.wkt).intersects(geometry))
+        # The AOI first: it is prepared (payload.check_geometry), the footprints are not.
+        return bool(geometry.intersects(wkt.from_wkt(scene.wkt)))
     except shapely.errors.ShapelyError:
         logger.warning("scene %s has an invalid footprint; kept", scene.source_id)
         return True
