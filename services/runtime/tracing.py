@@ -167,7 +167,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return handler
         inner = handler.unary_unary
         method: str = handler_call_details.method
-        metadata = {key: value for key, value in handler_call_details.invocation_metadata or ()}
+        metadata = dict(handler_call_details.invocation_metadata or ())
         request_id = str(metadata.get(REQUEST_ID_KEY, ""))[:128]
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
