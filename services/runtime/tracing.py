@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
@@ -211,8 +212,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-def task_span(name: str, traceparent: str, attributes: Mapping[str, Any]) -> Iterator[trace.Span]:
+def task_span(
+    name: str, traceparent: str, attributes: Mapping[str, Any]
+) -> AbstractContextManager[trace.Span]:
     """A CONSUMER span for a leased task, child of the context stored with it (a context manager)."""
-    return tracer.start_as_current_span(  # type: ignore[return-value]
+    return tracer.start_as_current_span(
         name, context=context_from(traceparent), kind=SpanKind.CONSUMER, attributes=dict(attributes)
     )
