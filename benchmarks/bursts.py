@@ -79,8 +79,8 @@ def main() -> None:
     # One product every 12 days (S1A alone) is normal: the inventory's gap warning would flood the output.
     logging.getLogger("services.catalogue.bursts").setLevel(logging.ERROR)
 
-    files = sorted(FIXTURES.glob("*.SAFE/annotation/s1*.xml"))
-    blobs = [(f.name, f.read_bytes()) for f in files]
+    paths = sorted(FIXTURES.glob("*.SAFE/annotation/s1*.xml"))
+    blobs = [(f.name, f.read_bytes()) for f in paths]
     per_file = []
     for _ in range(args.repeat):
         for name, data in blobs:

@@ -154,10 +154,10 @@ def main() -> None:
             if not times:
                 continue
             median = statistics.median(times)
-            peak = "–" if name == "curl -o" else f"{max(rss[name]):.0f}"
+            peak_mib = "–" if name == "curl -o" else f"{max(rss[name]):.0f}"
             print(
                 f"| {name} | {median:.2f} | {min(times):.2f} | {args.size_mib / median:.0f} | "
-                f"{curl / median:.2f}× | {peak} |"
+                f"{curl / median:.2f}× | {peak_mib} |"
             )
     finally:
         server.kill()

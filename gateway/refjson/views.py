@@ -98,7 +98,7 @@ def encode_aois(aois: Iterable[types_pb2.Aoi]) -> str:
     return gojson.encoder_line([aoi_view(a) for a in aois])
 
 
-def encode_aoi_status(aoi: str, status: int, changed: bool) -> str:
+def encode_aoi_status(aoi: str, status: types_pb2.Status, changed: bool) -> str:
     """Our `/aoi/{aoi}/status` long-poll answer: the AOI view plus whether the status changed."""
     view = aoi_view(types_pb2.Aoi(id=aoi, status=status))
     view["changed"] = changed

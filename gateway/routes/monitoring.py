@@ -12,7 +12,7 @@ from gateway.errors import GatewayError
 from gateway.refjson.views import STATUS_BY_NAME
 from gateway.routes.params import list_status, paging, path_id
 from gateway.routing import Call, Gateway, GoRoute
-from protos.ingester.v1 import catalogue_pb2, workflow_pb2
+from protos.ingester.v1 import catalogue_pb2, types_pb2, workflow_pb2
 
 # The reference answers an empty 404 for an unknown scene or tile.
 _EMPTY_NOT_FOUND = (grpc.StatusCode.NOT_FOUND,)
@@ -58,7 +58,7 @@ async def aoi_status(call: Call) -> Response:
     # Longer waits are shortened: the answer says whether the status changed.
     wait = min(wait, MAX_WAIT_SECONDS)
     request = catalogue_pb2.WaitAoiStatusRequest(
-        aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, 0)
+        aoi=call.params["aoi"], known=STATUS_BY_NAME.get(known_name, types_pb2.STATUS_UNSPECIFIED)
     )
     request.wait.FromNanoseconds(int(wait * 1e9))
     answer = await call.rpc(call.gateway.client.catalogue.WaitAoiStatus, request, slow=True)

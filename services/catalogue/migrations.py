@@ -39,7 +39,7 @@ async def apply(conn: psycopg.AsyncConnection) -> list[int]:
             if version in done:
                 continue
             async with conn.transaction():
-                await conn.execute(path.read_text())  # type: ignore[arg-type]
+                await conn.execute(path.read_text())
                 await conn.execute(
                     "INSERT INTO schema_migration (version, name) VALUES (%s, %s)", (version, path.name)
                 )

@@ -89,7 +89,7 @@ def _footprint(ulx: float, uly: float) -> tuple[tuple[float, float], ...]:
     xs = [ulx, ulx + TILE_SIZE_M, ulx + TILE_SIZE_M, ulx, ulx]
     ys = [uly, uly, uly - TILE_SIZE_M, uly - TILE_SIZE_M, uly]
     lons, lats = warp_transform(f"EPSG:{EPSG}", "EPSG:4326", xs, ys)
-    return tuple((lat, lon) for lon, lat in zip(lons, lats))
+    return tuple((lat, lon) for lon, lat in zip(lons, lats, strict=True))
 
 
 def _plan(index: int, band_size: int, seed: int) -> tuple[safe_xml.ProductFacts, int]:

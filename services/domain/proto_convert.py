@@ -25,11 +25,11 @@ _STATUS_TO_PROTO = {
 _STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
 
 
-def status_to_proto(status: models.Status) -> int:
+def status_to_proto(status: models.Status) -> types_pb2.Status:
     return _STATUS_TO_PROTO[status]
 
 
-def status_from_proto(value: int) -> models.Status | None:
+def status_from_proto(value: types_pb2.Status) -> models.Status | None:
     return _STATUS_FROM_PROTO.get(value)
 
 

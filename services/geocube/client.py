@@ -145,7 +145,7 @@ def _record(message: geocube_pb2.Record) -> Record:
 
 def _existing_resource(exc: grpc.aio.AioRpcError) -> str:
     """The id an ALREADY_EXISTS answer names in its google.rpc.ResourceInfo detail ("" if none)."""
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]  # AioRpcError has the same accessors
+    status = rpc_status.from_call(exc)  # AioRpcError has the same accessors as the Call it expects
     for detail in status.details if status is not None else ():
         info = error_details_pb2.ResourceInfo()
         if detail.Unpack(info):

@@ -24,7 +24,6 @@ import grpc
 import pystac
 
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
-from services.domain.models import Tile
 from services.graph.model import OutFile
 from services.processor.indexing import ToIndex, call_with_retries
 from services.stac import items, static

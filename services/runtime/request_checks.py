@@ -84,13 +84,14 @@ def _relevant(message: descriptor.Descriptor) -> bool:
                 continue
             seen.add(current.full_name)
             for field in current.fields:
+                sub = field.message_type  # None unless a message field
                 if field.type == _FD.TYPE_STRING or (
-                    field.type == _FD.TYPE_MESSAGE and field.message_type.full_name in _WELL_KNOWN
+                    field.type == _FD.TYPE_MESSAGE and sub is not None and sub.full_name in _WELL_KNOWN
                 ):
                     found = True
                     break
-                if field.type == _FD.TYPE_MESSAGE:
-                    pending.append(field.message_type)
+                if field.type == _FD.TYPE_MESSAGE and sub is not None:
+                    pending.append(sub)
         _message_relevant[name] = found or name in _WELL_KNOWN
     return _message_relevant[name]
 
@@ -102,7 +103,7 @@ def _kind(field: descriptor.FieldDescriptor) -> int | None:
     kind: int | None = None
     if field.type == _FD.TYPE_STRING:
         kind = _STRING
-    elif field.type == _FD.TYPE_MESSAGE:
+    elif field.type == _FD.TYPE_MESSAGE and field.message_type is not None:
         sub = field.message_type
         if sub.GetOptions().map_entry:
             kind = _MAP if _relevant(sub) else None
@@ -196,8 +197,10 @@ _CHECKS: dict[int, Callable[[Any], None]] = {}
 
 
 def _check_map(field: descriptor.FieldDescriptor, value: Any) -> None:
-    key_kind = _kind(field.message_type.fields_by_name["key"])
-    value_kind = _kind(field.message_type.fields_by_name["value"])
+    entry = field.message_type
+    assert entry is not None  # a map field's entry message
+    key_kind = _kind(entry.fields_by_name["key"])
+    value_kind = _kind(entry.fields_by_name["value"])
     check = _CHECKS[value_kind] if value_kind is not None else None
     for key, item in value.items():
         if key_kind is not None:

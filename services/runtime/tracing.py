@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
@@ -167,7 +168,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             return handler
         inner = handler.unary_unary
         method: str = handler_call_details.method
-        metadata = {key: value for key, value in handler_call_details.invocation_metadata or ()}
+        metadata = dict(handler_call_details.invocation_metadata or ())
         request_id = str(metadata.get(REQUEST_ID_KEY, ""))[:128]
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -211,8 +212,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-def task_span(name: str, traceparent: str, attributes: Mapping[str, Any]) -> Iterator[trace.Span]:
+def task_span(
+    name: str, traceparent: str, attributes: Mapping[str, Any]
+) -> AbstractContextManager[trace.Span]:
     """A CONSUMER span for a leased task, child of the context stored with it (a context manager)."""
-    return tracer.start_as_current_span(  # type: ignore[return-value]
+    return tracer.start_as_current_span(
         name, context=context_from(traceparent), kind=SpanKind.CONSUMER, attributes=dict(attributes)
     )

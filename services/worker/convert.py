@@ -8,24 +8,14 @@ Struct that is unset becomes None (the reference prints `null`), a present but e
 
 from __future__ import annotations
 
-from typing import cast
-
-from protos.ingester.v1 import types_pb2
-from services.domain import proto_convert
-from services.domain.models import Status
 from services.domain.proto_convert import (
     scene_from_proto,
     scene_to_proto,
     status_from_proto,
+    status_to_proto,
     tile_from_proto,
     tile_to_proto,
 )
-
-
-def status_to_proto(status: Status) -> types_pb2.Status:
-    """The proto enum value, typed as such (request constructors are typed on the enum)."""
-    return cast(types_pb2.Status, proto_convert.status_to_proto(status))
-
 
 __all__ = [
     "scene_from_proto",

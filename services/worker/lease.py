@@ -169,7 +169,7 @@ class LeaseLoop:
         call: asyncio.Future[tasks_pb2.LeaseTaskResponse] = asyncio.ensure_future(
             self._stub.LeaseTask(request, timeout=self._config.lease_wait + _LEASE_CALL_MARGIN)
         )
-        stopping = asyncio.ensure_future(self._stopping.wait())
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
         try:
             await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:

@@ -73,7 +73,7 @@ async def channels(
     ]
     targets = [catalogue.target, *(f"127.0.0.1:{w.port}" for w in workers)]
     opened = [grpc.aio.insecure_channel(target) for target in targets]
-    by_service = {name: opened[0] for name in app.SERVICE_NAMES}
+    by_service = dict.fromkeys(app.SERVICE_NAMES, opened[0])
     by_service |= {downloader.SERVICE_NAME: opened[1], processor.SERVICE_NAME: opened[2]}
     try:
         yield by_service

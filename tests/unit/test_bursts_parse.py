@@ -78,7 +78,7 @@ def test_esa_formula_asf_vector():
 
 
 def test_corrupt_xml_names_the_file():
-    with pytest.raises(parse.AnnotationError, match="annotation file broken/s1a-iw1.xml is not valid XML"):
+    with pytest.raises(parse.AnnotationError, match=r"annotation file broken/s1a-iw1.xml is not valid XML"):
         parse.parse_annotation(b"<product><adsHeader>", "broken/s1a-iw1.xml")
 
 
@@ -93,7 +93,7 @@ def test_missing_grid_line_is_an_error():
     # Drop the near-range grid point of line 0: burst 1 has no first line any more.
     start = text.index("<line>0</line>\n        <pixel>0</pixel>")
     text = text[:start] + "<line>7</line>\n        <pixel>0</pixel>" + text[start + 36 :]
-    with pytest.raises(parse.AnnotationError, match="First line not found in annotation file f.xml"):
+    with pytest.raises(parse.AnnotationError, match=r"First line not found in annotation file f.xml"):
         parse.parse_annotation(text.encode(), "f.xml")
 
 

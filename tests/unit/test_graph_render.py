@@ -126,7 +126,7 @@ def test_s1_backscatter_coherence(
     tiles = CASES[case]
     commands = planned_commands(graph, {"resolution": "10"}, tiles, tmp_path, OPTIONS)
     assert len(commands) == n_steps
-    snap = {xml: params for xml, params in (snap_call(c) for c in commands if c[0] == str(GPT))}
+    snap = dict(snap_call(c) for c in commands if c[0] == str(GPT))
     backscatter = snap["snap/S1_SLC_Deb_BetaSigma_ML_TC_RNKELL.xml"]
     assert backscatter["img_suffix"] == "15Jan2019"
     assert backscatter["swath"] == "IW1"

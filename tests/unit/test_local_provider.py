@@ -102,7 +102,7 @@ def test_undated_id_uses_the_flat_path_only(tmp_path: pathlib.Path) -> None:
 
 
 def test_unsupported_constellation(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(NotFound, match="^LocalImageProvider: Info: constellation not supported$"):
+    with pytest.raises(NotFound, match=r"^LocalImageProvider: Info: constellation not supported$"):
         LocalProvider(tmp_path).locate("unknown-product")
     for bad in ("", "..", "a/b"):
         with pytest.raises(NotFound):
@@ -125,7 +125,7 @@ def test_zip_slip_is_refused(tmp_path: pathlib.Path) -> None:
 def test_empty_and_corrupt_zips(tmp_path: pathlib.Path) -> None:
     empty = tmp_path / f"{S2_ID}.zip"
     zipfile.ZipFile(empty, "w").close()
-    with pytest.raises(FailedPrecondition, match="^empty zip"):
+    with pytest.raises(FailedPrecondition, match=r"^empty zip"):
         LocalProvider(tmp_path).fetch(S2_ID, tmp_path / "work")
     empty.write_bytes(b"not a zip at all")
     with pytest.raises(FailedPrecondition):

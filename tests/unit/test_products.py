@@ -84,7 +84,7 @@ def test_sentinel2_info_legacy_and_short() -> None:
     with pytest.raises(products.ProductIdError, match=f"^invalid Sentinel2 file name: {short}$"):
         products.product_info(short)
     legacy_short = S2_LEGACY[:70]
-    with pytest.raises(products.ProductIdError, match="^invalid Sentinel2 file name: "):
+    with pytest.raises(products.ProductIdError, match=r"^invalid Sentinel2 file name: "):
         products.product_info(legacy_short)
 
 
@@ -103,7 +103,7 @@ def test_sentinel1_info() -> None:
     assert (info["DATE"], info["TIME"], info["ORBIT"], info["MISSION"], info["UNIQUE_ID"]) == (
         "20190825", "170029", "017745", "02163A", "DA7E"
     )  # fmt: skip
-    with pytest.raises(products.ProductIdError, match="^invalid Sentinel1 file name: S1B_IW$"):
+    with pytest.raises(products.ProductIdError, match=r"^invalid Sentinel1 file name: S1B_IW$"):
         products.product_info("S1B_IW")
 
 
@@ -116,7 +116,7 @@ def test_landsat_info() -> None:
     assert "SCENE" not in info
     assert products.product_info("LO" + L8[2:])["COLLECTION"] == "oli"
     assert products.product_info("LT" + L8[2:])["COLLECTION"] == "tirs"
-    with pytest.raises(products.ProductIdError, match="^invalid Landsat8/9 file name: LC08_L2SP$"):
+    with pytest.raises(products.ProductIdError, match=r"^invalid Landsat8/9 file name: LC08_L2SP$"):
         products.product_info("LC08_L2SP")
 
 
@@ -131,14 +131,14 @@ def test_airbus_info() -> None:
     )
     spot = products.product_info(SPOT)
     assert (spot["SCENE"], spot["MISSION_ID"], spot["SAT_NUMBER"], spot["DAY"]) == (SPOT, "SPOT7", "7", "23")
-    with pytest.raises(products.ProductIdError, match="^invalid Pleiades file name: DS_PHR1A$"):
+    with pytest.raises(products.ProductIdError, match=r"^invalid Pleiades file name: DS_PHR1A$"):
         products.product_info("DS_PHR1A")
-    with pytest.raises(products.ProductIdError, match="^invalid Spot file name: DS_SPOT7$"):
+    with pytest.raises(products.ProductIdError, match=r"^invalid Spot file name: DS_SPOT7$"):
         products.product_info("DS_SPOT7")
 
 
 def test_info_unsupported() -> None:
-    with pytest.raises(products.ProductIdError, match="^Info: constellation not supported$"):
+    with pytest.raises(products.ProductIdError, match=r"^Info: constellation not supported$"):
         products.product_info("LE07_L1TP_047027_20201204_20210313_02_T1")
 
 

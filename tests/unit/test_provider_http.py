@@ -179,7 +179,7 @@ def test_401_with_static_credentials_fails_clearly_and_is_not_transient(
 ) -> None:
     with (
         web(lambda request: Response(401)) as server,
-        pytest.raises(Unauthorized, match="401 Unauthorized.*credentials refused") as caught,
+        pytest.raises(Unauthorized, match=r"401 Unauthorized.*credentials refused") as caught,
     ):
         _download(server, tmp_path / "p.bin", auth=http.StaticAuth(bearer=TOKEN))
     assert not is_temporary(caught.value) and isinstance(caught.value, PermissionDenied)
@@ -535,7 +535,7 @@ def test_link_credentials_need_the_configured_scheme_and_port_too(web: Serve, tm
 
 
 def test_link_provider_without_a_link_is_not_found(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(NotFound, match="downloadLink not found in scene.metadata"):
+    with pytest.raises(NotFound, match=r"downloadLink not found in scene.metadata"):
         LinkProvider(FAST).fetch(ProductRequest(S2_ID), tmp_path)
     with pytest.raises(FailedPrecondition, match="storage strategy"):
         LinkProvider(FAST).fetch(ProductRequest(S2_ID, download_link="ftp://h/x.zip"), tmp_path)

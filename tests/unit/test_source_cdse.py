@@ -263,11 +263,11 @@ def test_client_errors_are_not_retried(api: Remote) -> None:
     refusal = {"detail": {"message": "Invalid filter: unknown attribute"}}
     api.set(lambda request: Response.json(refusal, status=400))
     options = remote.HttpOptions(timeout=5.0, retries=3, backoff=0.0)
-    with pytest.raises(InvalidArgument, match="HTTP 400: .*Invalid filter: unknown attribute") as error:
+    with pytest.raises(InvalidArgument, match=r"HTTP 400: .*Invalid filter: unknown attribute") as error:
         source(api, options=options).search(payload("DenmarkDemoS1.json"))
     assert error.value.field == "scene_type.parameters" and len(api.requests) == 1
     api.set(lambda request: Response(403, b"Forbidden"))
-    with pytest.raises(FailedPrecondition, match="cdse: HTTP 403: Forbidden .*credentials"):
+    with pytest.raises(FailedPrecondition, match=r"cdse: HTTP 403: Forbidden .*credentials"):
         source(api).search(payload("DenmarkDemoS1.json"))
 
 

@@ -214,7 +214,7 @@ def test_remote_failures_follow_the_error_table(api: Remote) -> None:
     with pytest.raises(Unavailable, match=r"^usgs-stac: HTTP 502: Bad Gateway$"):
         usgs(api).search(area)
     api.set(lambda request: Response.json({"code": "BadRequest", "description": "limit must be <= 250"}, 400))
-    with pytest.raises(InvalidArgument, match="usgs-stac: HTTP 400: .*limit must be <= 250"):
+    with pytest.raises(InvalidArgument, match=r"usgs-stac: HTTP 400: .*limit must be <= 250"):
         usgs(api).search(area)
     retried = remote.HttpOptions(timeout=5.0, retries=2, backoff=0.0)
     api.set(lambda request: Response(503, b"busy"))
@@ -228,7 +228,7 @@ def test_an_unreachable_server_is_unavailable(api: Remote) -> None:
     url = closed.url
     closed._server.server_close()  # bound then closed: nothing listens on that port any more
     source = StacSource(StacConfig("stac", url, {Constellation.SENTINEL2: "sentinel-2-l1c"}, options=FAST))
-    with pytest.raises(Unavailable, match="^stac: cannot reach the catalogue"):
+    with pytest.raises(Unavailable, match=r"^stac: cannot reach the catalogue"):
         source.search(payload("DenmarkDemoS2.json"))
 
 

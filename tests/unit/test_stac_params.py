@@ -46,7 +46,7 @@ def test_datetimes_and_intervals(text: str, start: dt.datetime | None, end: dt.d
     ],
 )
 def test_bad_datetimes_name_the_parameter(text: str) -> None:
-    with pytest.raises(GatewayError, match="^datetime: ") as caught:
+    with pytest.raises(GatewayError, match=r"^datetime: ") as caught:
         datetime_range(text)
     assert caught.value.status == 400
 

@@ -106,7 +106,7 @@ def read_sentinel2(mtd: bytes, path: pathlib.Path, manifest: Callable[[], bytes 
     if products.constellation_from_product_id(source_id) is not products.Constellation.SENTINEL2:
         raise UnreadableProduct(f"not a Sentinel-2 product name: {source_id}")
     values = [float(v) for v in texts["EXT_POS_LIST"].split()]
-    footprint = _footprint(list(zip(values[1::2], values[0::2])))  # the list is lat lon pairs
+    footprint = _footprint(list(zip(values[1::2], values[0::2], strict=False)))  # the list is lat lon pairs
     date = _parse_time(texts["PRODUCT_START_TIME"])
     # The absolute orbit is the third field of the datatake id (GS2A_<sensing>_<orbit>_N<baseline>).
     datatake = attributes.get("Datatake", {}).get("datatakeIdentifier", "").split("_")

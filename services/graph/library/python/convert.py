@@ -34,7 +34,7 @@ from rasterio.windows import Window
 if __package__:
     from . import cog
 else:  # run as a script: its folder is sys.path[0]
-    import cog  # type: ignore[no-redef]
+    import cog  # type: ignore[no-redef, import-not-found]
 
 STRIP_ROWS = cog.BLOCK_SIZE  # rows per read: whole output tiles, ~45 MB of float64 for 10980 columns
 # Data types a dformat may name (spec §6.6 aliases), as numpy types.

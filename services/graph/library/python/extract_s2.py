@@ -26,7 +26,7 @@ import rasterio.errors
 if __package__:
     from . import cog
 else:  # run as a script: its folder is sys.path[0]
-    import cog  # type: ignore[no-redef]
+    import cog  # type: ignore[no-redef, import-not-found]
 
 COG_EXTENSIONS = (".tif", ".tiff")
 
