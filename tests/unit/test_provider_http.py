@@ -23,7 +23,9 @@ import pytest
 from support.httpserver import Handler, LocalHTTPServer, Request, Response, serve_bytes
 
 from services.downloader.providers import http, transfer
-from services.downloader.providers.http_client import Unauthorized, keeps_credentials, origin, public_url
+from libs.http.errors import Unauthorized
+from libs.http.origins import keeps_credentials, origin
+from services.runtime.urls import public_url
 from services.downloader.providers.link import LinkProvider
 from services.downloader.providers.product import ProductRequest, Progress
 from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
