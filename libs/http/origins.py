@@ -39,6 +39,17 @@ def origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
+def place(url: str) -> str:
+    """What a remote place (a download link, an annotations pattern) is allowed by: `origin` for
+    http(s), `scheme://bucket` for object stores (lower case), "" for a local path or a URL without a
+    host."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("s3", "gs"):
+        return f"{scheme}://{parts.netloc.lower()}" if parts.netloc else ""
+    return origin(url) if scheme else ""
+
+
 def same_origin(url: str, base: str) -> bool:
     found = origin(url)
     return bool(found) and found == origin(base)

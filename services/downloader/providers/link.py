@@ -26,7 +26,7 @@ import urllib.parse
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
-from libs.http.origins import origin
+from libs.http.origins import origin, place
 from services.downloader.providers import http, local, objectstore, transfer
 from services.downloader.providers.product import ProductRequest
 from services.runtime.errors import FailedPrecondition, NotFound
@@ -39,11 +39,8 @@ ORIGINS_SETTING = "GEOCUBE_DOWNLOADER_LINK_ALLOWED_ORIGINS"
 
 def link_origin(url: str) -> str:
     """What a remote link is checked against: `scheme://host:port` for http(s), `scheme://bucket` for
-    object stores, "" otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("s3", "gs"):
-        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    return origin(url)
+    object stores, "" otherwise (libs.http.origins.place)."""
+    return place(url)
 
 
 class LinkProvider:
