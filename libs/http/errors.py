@@ -6,7 +6,7 @@
 | 408 425 429, any 5xx                     | Unavailable       | transient: a later attempt may succeed       |
 | 404 410                                  | NotFound          | the next provider or source may have it      |
 | 401                                      | Unauthorized      | credentials refused (a PermissionDenied)     |
-| 403, 407                                 | PermissionDenied  | refused to us (407: the proxy's credentials) |
+| 403, 407 (also a CONNECT answered 407)   | PermissionDenied  | refused to us (407: the proxy's credentials) |
 | 400 422                                  | InvalidArgument   | only for callers passing `refused_field`     |
 | any other 4xx                            | FailedPrecondition| settings or the request must change          |
 
@@ -108,9 +108,18 @@ def is_timeout(exc: BaseException) -> bool:
     return False
 
 
-def transport_error(exc: BaseException, what: str, url: str) -> Unavailable:
-    """No answer (refused, reset, timeout, TLS or proxy failure): transient."""
+def transport_error(exc: BaseException, what: str, url: str) -> IngesterError:
+    """No answer (refused, reset, timeout, TLS or proxy failure): transient, unless the proxy refused our
+    credentials for a tunnel (its 407 comes as an exception, not as an answer): PermissionDenied, as the
+    table says of a forwarded request's 407."""
+    if proxy_refused(exc):
+        return PermissionDenied(f"{what}: {public_url(url)}: the proxy refused its credentials (HTTP 407)")
     return Unavailable(f"{what}: {public_url(url)}: no response ({describe(exc)})")
+
+
+def proxy_refused(exc: BaseException) -> bool:
+    # http.client's words when a CONNECT is answered 407 ("Tunnel connection failed: 407 …").
+    return any("Tunnel connection failed: 407" in str(item) for item in _chain(exc))
 
 
 def _short(exc: BaseException) -> str:

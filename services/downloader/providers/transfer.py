@@ -161,7 +161,7 @@ class _Transfer:
             try:
                 reply = self.session.get(self.url, headers=headers, stream=True)
             except requests.RequestException as exc:
-                raise Unavailable(f"{self.public}: no response ({errors.describe(exc)})") from exc
+                raise errors.transport_error(exc, self.what, self.url) from exc
             if reply.status_code == 401 and not refreshed:
                 reply.close()
                 refreshed = True
