@@ -7,8 +7,9 @@ A `Session` is a requests.Session with:
 - proxies from the environment (`http_proxy`, `https_proxy`, `no_proxy`, `all_proxy`), credentials in
   the proxy URL included (`https_proxy=http://user:pass@proxy:3128` sends `Proxy-Authorization` on the
   forwarded request or the CONNECT of a tunnel): requests' `trust_env`;
-- certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` (requests' variables) or
-  `SSL_CERT_FILE` (OpenSSL's, which the downloader honoured before), else certifi's bundle;
+- certificates checked against `REQUESTS_CA_BUNDLE` / `CURL_CA_BUNDLE` (requests' variables), else
+  `SSL_CERT_FILE`, else the system's bundle (where an operator's own CAs are, as for the Go reference and
+  our former http.client downloads), else certifi's; pystac-client's calls included;
 - the redirect/credential rule of libs.http.origins (at most 10 redirects), and no `.netrc` credentials:
   a payload's URL must not collect the machine's stored passwords;
 - the retries of a libs.http.retry policy, done by urllib3 in the adapters.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import ssl
 import time
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
@@ -65,9 +67,7 @@ class Session(requests.Session):
         # the `auth` default skip.
         self.trust_env = True
         self.auth = _keep  # a no-op: with no auth at all, requests would look the host up in ~/.netrc
-        ca_file = os.environ.get("SSL_CERT_FILE")
-        if ca_file:
-            self.verify = ca_file
+        self.verify = _ca_bundle()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
@@ -80,6 +80,14 @@ class Session(requests.Session):
             kwargs["timeout"] = self.timeouts.pair()
         return super().send(request, **kwargs)
 
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        # pystac-client passes verify=True, which would override the session's bundle with certifi's.
+        if verify is True:
+            verify = None
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """On each redirect: `Authorization` stays only as libs.http.origins.keeps_credentials says."""
         headers = prepared_request.headers
@@ -87,6 +95,15 @@ class Session(requests.Session):
             response.request.url or "", prepared_request.url or "", self.trusted
         ):
             del headers["Authorization"]
+
+
+def _ca_bundle() -> str | bool:
+    """The CA file to check certificates with (REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE still win: trust_env)."""
+    named = os.environ.get("SSL_CERT_FILE")
+    if named:
+        return named
+    system = ssl.get_default_verify_paths().openssl_cafile
+    return system if os.path.isfile(system) else True  # True: certifi's bundle
 
 
 def _keep(request: requests.PreparedRequest) -> requests.PreparedRequest:
