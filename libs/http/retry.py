@@ -88,8 +88,8 @@ class RetryPolicy:
         )
 
 
-# The catalogue searches' policy (reference: 3 retries, waits 1, 3, 7 s); downloads' comes from settings.
-SEARCH = RetryPolicy(attempts=3, backoff=1.0)
+# Token endpoints, ranged reads, the STAC publisher: a failure is reported at once (their callers retry
+# the whole operation later: the task queue, the annotation lookup's client, the processor's retries).
 NONE = RetryPolicy(attempts=0)
 
 
