@@ -69,10 +69,10 @@ class Session(requests.Session):
         self.auth = _keep  # a no-op: with no auth at all, requests would look the host up in ~/.netrc
         self.verify = _ca_bundle()
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeouts.pair()
-        return super().request(method, url, *args, **kwargs)
+        return super().request(*args, **kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         # pystac-client prepares and sends itself (timeout given); keep ours when it gives none.
@@ -81,7 +81,7 @@ class Session(requests.Session):
         return super().send(request, **kwargs)
 
     def merge_environment_settings(
-        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> dict[str, Any]:
         # pystac-client passes verify=True, which would override the session's bundle with certifi's.
         if verify is True:

@@ -114,12 +114,17 @@ class Retry(urllib3.Retry):
 
     def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Self:
         response = kwargs.get("response")
-        if response is not None and self.respect_retry_after_header and response.status not in self.status_forcelist:
+        if (
+            response is not None
+            and self.respect_retry_after_header
+            and response.status not in self.status_forcelist
+        ):
             # Retried for its Retry-After only: an unreadable or too long one is not waited for; the answer
             # comes back as it is (raise_on_status=False turns this into "return the response").
             seconds = retry_after_seconds(response.headers.get("Retry-After"))
             if seconds is None or seconds > self.longest_wait:
-                raise MaxRetryError(kwargs.get("_pool"), url or "", ResponseError("Retry-After not waited for"))
+                pool: Any = kwargs.get("_pool")
+                raise MaxRetryError(pool, url or "", ResponseError("Retry-After not waited for"))
         return super().increment(method, url, *args, **kwargs)
 
     def get_backoff_time(self) -> float:

@@ -30,7 +30,13 @@ import botocore.exceptions
 import requests
 
 from libs.http import client, errors
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from services.runtime.urls import public_url
 from services.storage import s3
 from services.storage.backend import StorageAccessDenied

@@ -77,7 +77,7 @@ class AuthProxy:
             self.seen.append(Seen(method, target, authorized))
         if not authorized:
             handler.wfile.write(
-                b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"test\"\r\n"
+                b'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n'
                 b"Content-Length: 0\r\nConnection: close\r\n\r\n"
             )
             return
@@ -91,7 +91,11 @@ class AuthProxy:
         parts = urllib.parse.urlsplit(target)
         upstream = self._upstream(parts.hostname or "", parts.port or 80)
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
-        kept = [(n, v) for n, v in headers if n.lower() not in ("proxy-authorization", "proxy-connection", "connection")]
+        kept = [
+            (n, v)
+            for n, v in headers
+            if n.lower() not in ("proxy-authorization", "proxy-connection", "connection")
+        ]
         head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{n}: {v}\r\n" for n, v in kept)
         upstream.sendall((head + "Connection: close\r\n\r\n").encode("latin-1"))
         length = int(next((v for n, v in headers if n.lower() == "content-length"), "0"))

@@ -30,14 +30,23 @@ from services.runtime.errors import (
 
 S2_ID = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"
 BODY = bytes(range(256)) * 64
-FAST = transfer.Policy(resume_attempts=2, retry_pause=0.001, retry_after_max=5.0, timeout=5.0, chunk_size=4096)
+FAST = transfer.Policy(
+    resume_attempts=2, retry_pause=0.001, retry_after_max=5.0, timeout=5.0, chunk_size=4096
+)
 USER, SECRET = "proxy-user", "pr0xy-s3cret:with@odd/chars"
 TOKEN = "origin-bearer-token"
 
 
 @pytest.fixture
 def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     return monkeypatch
@@ -62,11 +71,16 @@ def _download(url: str, folder: pathlib.Path, **kw: object) -> pathlib.Path:
 def test_a_plain_http_download_goes_through_the_proxy_with_its_credentials(
     no_proxy_env: pytest.MonkeyPatch, tmp_path: pathlib.Path
 ) -> None:
-    with LocalHTTPServer(lambda request: serve_bytes(request, BODY)) as origin, AuthProxy(USER, SECRET) as proxy:
+    with (
+        LocalHTTPServer(lambda request: serve_bytes(request, BODY)) as origin,
+        AuthProxy(USER, SECRET) as proxy,
+    ):
         no_proxy_env.setenv("http_proxy", proxy.url(USER, SECRET))
         assert _download(f"{origin.url}/p.bin", tmp_path).read_bytes() == BODY
         # The proxy forwarded it (absolute URI, credentials right), the origin never saw them.
-        assert [(s.method, s.target, s.authorized) for s in proxy.seen] == [("GET", f"{origin.url}/p.bin", True)]
+        assert [(s.method, s.target, s.authorized) for s in proxy.seen] == [
+            ("GET", f"{origin.url}/p.bin", True)
+        ]
         assert "proxy-authorization" not in origin.requests[0].headers
         # Wrong credentials: the proxy's 407 is a refusal (PermissionDenied), not a missing product.
         no_proxy_env.setenv("http_proxy", proxy.url(USER, "wrong"))
@@ -84,7 +98,9 @@ def test_an_https_download_tunnels_through_the_proxy_with_its_credentials(
         no_proxy_env.setenv("https_proxy", proxy.url(USER, SECRET))
         assert _download(f"{origin.url}/p.bin", tmp_path, auth=_Bearer()).read_bytes() == BODY
         port = origin.url.rsplit(":", 1)[1]
-        assert [(s.method, s.target, s.authorized) for s in proxy.seen] == [("CONNECT", f"127.0.0.1:{port}", True)]
+        assert [(s.method, s.target, s.authorized) for s in proxy.seen] == [
+            ("CONNECT", f"127.0.0.1:{port}", True)
+        ]
         # Inside the tunnel the origin got its own credentials, and never the proxy's.
         seen = origin.requests[-1].headers
         assert seen["authorization"] == f"Bearer {TOKEN}" and "proxy-authorization" not in seen
@@ -95,7 +111,10 @@ def test_an_https_download_tunnels_through_the_proxy_with_its_credentials(
 
 
 def test_no_proxy_bypasses_the_proxy(no_proxy_env: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
-    with LocalHTTPServer(lambda request: serve_bytes(request, BODY)) as origin, AuthProxy(USER, SECRET) as proxy:
+    with (
+        LocalHTTPServer(lambda request: serve_bytes(request, BODY)) as origin,
+        AuthProxy(USER, SECRET) as proxy,
+    ):
         no_proxy_env.setenv("http_proxy", proxy.url(USER, SECRET))
         no_proxy_env.setenv("no_proxy", "127.0.0.1")
         assert _download(f"{origin.url}/p.bin", tmp_path).read_bytes() == BODY
@@ -121,7 +140,9 @@ class _Bearer:
 # --- redirects and credentials --------------------------------------------------------------------
 
 
-def test_the_session_drops_credentials_on_a_redirect_elsewhere_unless_trusted(no_proxy_env: pytest.MonkeyPatch) -> None:
+def test_the_session_drops_credentials_on_a_redirect_elsewhere_unless_trusted(
+    no_proxy_env: pytest.MonkeyPatch,
+) -> None:
     with LocalHTTPServer(lambda request: Response(200, b"ok")) as other:
         target = f"{other.url}/there"
         with LocalHTTPServer(lambda request: Response(302, headers={"Location": target})) as first:
@@ -149,7 +170,9 @@ def test_origins() -> None:
     assert origins.origin("http://[::1]:8080/x") == "http://[::1]:8080"
     assert origins.origin("/local/path") == "" and origins.origin("http://h:notaport/") == ""
     assert origins.place("s3://Bucket/key") == "s3://bucket" and origins.place("/x") == ""
-    assert origins.same_origin("http://h/a", "http://h:80/b") and not origins.same_origin("http://h/", "https://h/")
+    assert origins.same_origin("http://h/a", "http://h:80/b") and not origins.same_origin(
+        "http://h/", "https://h/"
+    )
 
 
 # --- the status table -----------------------------------------------------------------------------
@@ -207,9 +230,11 @@ def test_retry_after_is_waited_with_the_callers_wait_and_refused_beyond_the_ceil
     waits: list[float] = []
     policy = RetryPolicy(attempts=2, statuses=frozenset(), network=False, retry_after=True, longest_wait=30)
     answers = iter([Response(429, headers={"Retry-After": "7"}), Response(200, b"ok")])
-    with LocalHTTPServer(lambda request: next(answers)) as server:
-        with client.session(5.0, retry=policy, wait=waits.append) as session:
-            assert session.get(server.url).text == "ok"
+    with (
+        LocalHTTPServer(lambda request: next(answers)) as server,
+        client.session(5.0, retry=policy, wait=waits.append) as session,
+    ):
+        assert session.get(server.url).text == "ok"
     assert waits == [7.0]
     for header in ("3600", "soon"):  # too long, unreadable: the answer comes back as it is, unwaited
         with LocalHTTPServer(lambda request, h=header: Response(503, headers={"Retry-After": h})) as server:
@@ -238,7 +263,7 @@ def test_a_cancelled_wait_stops_the_retry_at_once(tmp_path: pathlib.Path) -> Non
 
 def test_production_code_uses_no_other_http_client_library() -> None:
     root = pathlib.Path(__file__).resolve().parents[2]
-    other = re.compile(r"^\s*(import|from)\s+(httpx|http\.client|urllib\.request|aiohttp)\b", re.M)
+    other = re.compile(r"^\s*(import|from)\s+(httpx|http\.client|urllib\.request|aiohttp)\b", re.MULTILINE)
     offenders = [
         str(path.relative_to(root))
         for folder in ("services", "gateway", "libs", "benchmarks")

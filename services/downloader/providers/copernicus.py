@@ -101,7 +101,9 @@ class CdseAuth:
     def _grant(self, form: dict[str, str], now: float) -> _Token:
         headers = {"Accept": "application/json"}
         try:
-            reply = self._session.post(self._url, data={**form, "client_id": self._client_id}, headers=headers)
+            reply = self._session.post(
+                self._url, data={**form, "client_id": self._client_id}, headers=headers
+            )
         except requests.RequestException as exc:
             raise errors.transport_error(exc, f"{NAME}: token", self._url) from exc
         if reply.status_code in (400, 401):
