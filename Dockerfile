@@ -14,6 +14,7 @@ COPY pyproject.toml README.md ./
 COPY protos ./protos
 COPY services ./services
 COPY gateway ./gateway
+COPY libs ./libs
 RUN pip install .
 
 FROM python:3.11-slim

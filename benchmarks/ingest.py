@@ -40,11 +40,12 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 
-import httpx
 import psycopg
+import requests
 from psycopg import sql
 
 from benchmarks import procstat
+from libs.http.aio import AsyncClient
 from services.demo.archive import build_demo_archive
 from services.runtime import logs
 from services.stack.demo import PAYLOAD, report_counts
@@ -55,6 +56,11 @@ _FINAL = ("DONE", "FAILED", "RETRY")
 # status (see StuckStatus) goes unnoticed.
 _POLL_WAIT = 10.0
 _STUCK_RETRIES = 3  # stuck runs redone per (size, concurrency) before giving up
+
+
+def _checked(answer: requests.Response) -> requests.Response:
+    answer.raise_for_status()
+    return answer
 
 
 def say(text: str) -> None:
@@ -123,7 +129,7 @@ class StuckStatus(RuntimeError):
     """Every scene and tile is final but the AOI status is not: a lost AOI status update."""
 
 
-async def follow(client: httpx.AsyncClient, aoi: str, timeout: float) -> str:
+async def follow(client: AsyncClient, aoi: str, timeout: float) -> str:
     """The AOI's final status, followed with the status long-poll (no sleep-polling).
 
     A long-poll that ends without a change is also the moment to check the counts: when nothing is left
@@ -134,16 +140,16 @@ async def follow(client: httpx.AsyncClient, aoi: str, timeout: float) -> str:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{aoi}: still {status} after {timeout:.0f} s")
         answer = await client.get(f"/aoi/{aoi}/status", params={"known": status, "wait": _POLL_WAIT})
-        reply = answer.raise_for_status().json()
+        reply = _checked(answer).json()
         status = reply["status"]
         if not reply["changed"] and status:
-            counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+            counts = report_counts(_checked(await client.get(f"/aoi/{aoi}")).text)
             if all(
                 counts[c]["new"] + counts[c]["pending"] + counts[c]["retry"] == 0 for c in ("Scenes", "Tiles")
             ):
                 # Read again: the last transition may have committed between the two reads above.
                 answer = await client.get(f"/aoi/{aoi}/status")
-                status = answer.raise_for_status().json()["status"]
+                status = _checked(answer).json()["status"]
                 if status not in _FINAL:
                     raise StuckStatus(f"{aoi}: every scene and tile is final, AOI status still {status}")
     return status
@@ -166,7 +172,7 @@ async def run_once(
         aoi = f"bench-{scenes}-{uuid.uuid4().hex[:8]}"
         area = ("payload.json", payload(aoi), "application/json")
         headers = {"Authorization": f"Bearer {stack.token}"}
-        async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
+        async with AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
             wall_start = time.time()  # wall clock: compared with file modification times below
             load = procstat.load_average()
             cpu_start = procstat.snapshot(postmaster)
@@ -179,7 +185,7 @@ async def run_once(
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
             end = procstat.snapshot(postmaster)
-            counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+            counts = report_counts(_checked(await client.get(f"/aoi/{aoi}")).text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
         if status != "DONE" or counts["Scenes"]["done"] != scenes or tiles["done"] != scenes:
@@ -348,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with procstat.cpu_burner(args.load):
                 samples, stuck = asyncio.run(benchmark(args, root))
-        except (RuntimeError, TimeoutError, httpx.HTTPError) as exc:
+        except (RuntimeError, TimeoutError, requests.RequestException) as exc:
             say(f"benchmark failed: {exc}")
             return 1
         except KeyboardInterrupt:

@@ -111,8 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _up(args: argparse.Namespace) -> None:
-    import httpx
-
+    from libs.http.aio import AsyncClient
     from services.demo.archive import build_demo_archive
     from services.runtime.server import wait_for_stop_signal
     from services.stack import demo
@@ -129,7 +128,7 @@ async def _up(args: argparse.Namespace) -> None:
         if args.demo_archive:
             payload = demo.json.loads(demo.PAYLOAD.read_text())
             headers = {"Authorization": f"Bearer {stack.token}"}
-            async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as client:
+            async with AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=30) as client:
                 await demo.register_layers(client, payload["layers"])
         (config.workdir / "token").write_text(stack.token + "\n")
         grpc_token_file = config.workdir / "grpc-token"

@@ -3,18 +3,23 @@
 and PUT on 409 Conflict, so that publishing is an upsert and a redo duplicates nothing.
 
 A dropped connection, a timeout, 429 and 5xx are transient (`PublishError.temporary`); any other answer is
-the API refusing what we sent, which a retry would not change.
+the API refusing what we sent, which a retry would not change. The calls go through a libs.http session
+(proxies, timeouts, redirects keep the token on its origin only), run in a thread: requests blocks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import pystac
+import requests
+
+from libs.http import client, errors
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +65,26 @@ class StacTransactions:
     """One HTTP client to the STAC API at `url` (its landing page); `token` is sent as a bearer token."""
 
     def __init__(self, url: str, token: str = "", timeout: float = 30.0):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(base_url=url.rstrip("/") + "/", headers=headers, timeout=timeout)
+        self._base = url.rstrip("/") + "/"
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._session = client.session(timeout)
+        # A requests Session is not meant for concurrent use: the processor's tasks publish one at a time.
+        self._lock = threading.Lock()
 
     async def close(self) -> None:
-        await self._http.aclose()
+        self._session.close()
 
-    async def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    def _request(self, method: str, path: str, body: dict[str, Any] | None) -> requests.Response:
+        with self._lock:
+            return self._session.request(
+                method, urllib.parse.urljoin(self._base, path), json=body, headers=self._headers
+            )
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         try:
-            response = await self._http.request(method, path, json=body)
-        except httpx.TransportError as exc:  # connection refused/reset, timeouts
-            raise PublishError(
-                f"STAC API {method} {path}: {type(exc).__name__}: {exc}", temporary=True
-            ) from exc
+            response = await asyncio.to_thread(self._request, method, path, body)
+        except requests.RequestException as exc:  # connection refused/reset, timeouts
+            raise PublishError(f"STAC API {method} {path}: {errors.describe(exc)}", temporary=True) from exc
         if response.status_code == 429 or response.status_code >= 500:
             raise PublishError(
                 f"STAC API {method} {path}: {response.status_code} {response.text[:200]}", temporary=True
@@ -80,7 +92,7 @@ class StacTransactions:
         return response
 
     @staticmethod
-    def _refused(method: str, path: str, response: httpx.Response) -> PublishError:
+    def _refused(method: str, path: str, response: requests.Response) -> PublishError:
         return PublishError(
             f"STAC API {method} {path}: {response.status_code} {response.text[:500]}", temporary=False
         )

@@ -15,8 +15,7 @@ import sys
 import time
 from typing import Any
 
-import httpx
-
+from libs.http.aio import AsyncClient
 from services.demo.archive import build_demo_archive
 from services.stack.local import Stack, StackConfig, start_stack
 
@@ -30,7 +29,7 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-async def register_layers(client: httpx.AsyncClient, layers: dict[str, Any]) -> None:
+async def register_layers(client: AsyncClient, layers: dict[str, Any]) -> None:
     """Creates the variables and instances the payload names; existing ones are kept (409)."""
     for layer in layers.values():
         answer = await client.post("/registry/variables", json={"name": layer["variable"], "dtype": "uint16"})
@@ -57,12 +56,14 @@ def report_counts(text: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-async def wait_until_finished(client: httpx.AsyncClient, aoi: str, timeout: float) -> dict[str, dict[str, int]]:
+async def wait_until_finished(client: AsyncClient, aoi: str, timeout: float) -> dict[str, dict[str, int]]:
     """Follows the AOI with the status long-poll; prints the report's counts whenever they change."""
     deadline = time.monotonic() + timeout
     last, status = None, ""
     while True:
-        counts = report_counts((await client.get(f"/aoi/{aoi}")).raise_for_status().text)
+        report = await client.get(f"/aoi/{aoi}")
+        report.raise_for_status()
+        counts = report_counts(report.text)
         scenes, tiles = counts["Scenes"], counts["Tiles"]
         line = (f"  scenes {scenes['done']}/{scenes['total']} done ({scenes['pending']} pending, {scenes['failed']} failed)"
                 f" | tiles {tiles['done']}/{tiles['total']} done ({tiles['pending']} pending, {tiles['new']} waiting,"
@@ -76,10 +77,11 @@ async def wait_until_finished(client: httpx.AsyncClient, aoi: str, timeout: floa
             raise TimeoutError(f"ingestion not finished after {timeout:.0f} s")
         # Answers when the AOI status changes, or after _REFRESH seconds to refresh the counts above.
         answer = await client.get(f"/aoi/{aoi}/status", params={"known": status, "wait": _REFRESH})
-        status = answer.raise_for_status().json()["status"]
+        answer.raise_for_status()
+        status = answer.json()["status"]
 
 
-async def post_payload(client: httpx.AsyncClient, workdir: pathlib.Path, payload: bytes) -> str:
+async def post_payload(client: AsyncClient, workdir: pathlib.Path, payload: bytes) -> str:
     """The documented sequence: /catalog/scenes, then /catalog/tiles, then /catalog/aoi."""
     area = ("payload.json", payload, "application/json")
     scenes = await client.post("/catalog/scenes", files={"area": area})
@@ -122,7 +124,7 @@ async def run_demo(
         (workdir / "token").write_text(stack.token + "\n")
         payload = json.loads(PAYLOAD.read_text())
         headers = {"Authorization": f"Bearer {stack.token}"}
-        async with httpx.AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
+        async with AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
             await register_layers(client, payload["layers"])
             say(f"registered {len(payload['layers'])} variables with instance 'raw'")
             started = time.monotonic()

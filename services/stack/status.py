@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import requests
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
+
+from libs.http import client, errors
 
 STATUSES = ("new", "pending", "done", "retry", "failed")
 _STYLES = {"new": "grey62", "pending": "blue", "done": "green", "retry": "dark_orange", "failed": "red"}
@@ -87,17 +89,18 @@ class Snapshot:
 
 class Gateway:
     def __init__(self, url: str, token: str | None) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(base_url=url, headers=headers, timeout=_WAIT_SECONDS + 30)
+        self._url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._client = client.session(_WAIT_SECONDS + 30)
 
     def close(self) -> None:
         self._client.close()
 
     def _get(self, path: str, **params: Any) -> Any:
         try:
-            answer = self._client.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise StatusError(f"gateway {self._client.base_url}: {exc}") from None
+            answer = self._client.get(self._url + path, params=params, headers=self._headers)
+        except requests.RequestException as exc:
+            raise StatusError(f"gateway {self._url}: {errors.describe(exc)}") from None
         if answer.status_code == 403:
             raise StatusError(f"the gateway refused the token ({answer.text.strip()}): see --token")
         if answer.status_code != 200:

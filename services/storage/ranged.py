@@ -28,9 +28,15 @@ from typing import IO, Any, NoReturn, Protocol, cast
 
 import botocore.exceptions
 import requests
-import urllib3.exceptions
 
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from libs.http import client, errors
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 from services.runtime.urls import public_url
 from services.storage import s3
 from services.storage.backend import StorageAccessDenied
@@ -41,7 +47,7 @@ _MAX_READ_AHEAD = 4 * 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
 # What reading a response body may raise once the headers are in (urllib3 errors are not requests').
-_TRANSFER_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+_TRANSFER_ERRORS = errors.TRANSFER_ERRORS
 
 
 @dataclasses.dataclass
@@ -99,11 +105,13 @@ class _HttpSource:
         self.url = url
         self.uri = public_url(url)
         self._own_session = session is None
-        self._session = session or requests.Session()
+        # libs.http's session: timeouts, proxies with their credentials, the redirect rule; no retry (a
+        # failed read is Unavailable and the caller's caller retries).
+        self._session = session or client.session(timeout)
         # identity: a Range applies to the encoded body, so compressed answers would break offsets.
         self._headers = {**(headers or {}), "Accept-Encoding": "identity"}
         if bearer_token:
-            # requests drops Authorization when a redirect leaves the host, so the token stays there.
+            # The session drops Authorization when a redirect leaves the origin: the token stays there.
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._auth = basic_auth
         self._timeout = timeout
@@ -115,7 +123,7 @@ class _HttpSource:
                 self.url, headers=headers, auth=self._auth, timeout=self._timeout, stream=True
             )
         except requests.RequestException as exc:
-            raise Unavailable(f"{self.uri}: unreachable ({type(exc).__name__})") from exc
+            raise Unavailable(f"{self.uri}: unreachable ({errors.describe(exc)})") from exc
         status = response.status_code
         if status == 200:
             response.raw.decode_content = True  # the whole body: undo a Content-Encoding if one was used
@@ -134,13 +142,16 @@ class _HttpSource:
             raise Unavailable(f"{self.uri}: transfer interrupted ({type(exc).__name__})") from exc
         finally:
             response.close()
-        if status in (404, 410):
+        # libs.http.errors' table, in the words of a storage read: 401/403 (any refusal) are the store's
+        # StorageAccessDenied, fatal like the object stores' own.
+        error = errors.for_status(status, f"{self.uri}: unexpected HTTP {status}")
+        if isinstance(error, NotFound):
             raise NotFound(f"File not found: {self.uri}")
-        if status in (401, 403):
+        if isinstance(error, PermissionDenied):
             raise StorageAccessDenied(f"access denied to {self.uri}: HTTP {status}")
-        if status in (408, 429) or status >= 500:
+        if isinstance(error, Unavailable):
             raise Unavailable(f"{self.uri}: temporarily unavailable (HTTP {status})")
-        raise FailedPrecondition(f"{self.uri}: unexpected HTTP {status}")
+        raise error or FailedPrecondition(f"{self.uri}: unexpected HTTP {status}")
 
     def close(self) -> None:
         if self._own_session:

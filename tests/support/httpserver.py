@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import http.server
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -50,19 +51,24 @@ Handler = Callable[[Request], Response]
 class LocalHTTPServer:
     """`with LocalHTTPServer(handler) as server:` serves on `server.url` (http://127.0.0.1:<port>)."""
 
-    def __init__(self, handler: Handler):
+    def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None = None):
         self.handler = handler
         self.requests: list[Request] = []
         self.bytes_sent = 0
         self._lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), self._request_handler_class())
         self._server.daemon_threads = True
+        # https: the listening socket hands out TLS connections (a server context, e.g. support.tls).
+        self._scheme = "http"
+        if ssl_context is not None:
+            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         self._thread = threading.Thread(target=self._server.serve_forever, name="test-http", daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self._scheme}://{host}:{port}"
 
     def __enter__(self) -> Self:
         self._thread.start()

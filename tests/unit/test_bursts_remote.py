@@ -207,9 +207,10 @@ def test_a_tiny_remote_object_is_not_a_zip_and_the_next_place_is_tried(zipped):
         assert read([server.url + "/tiny/{SCENE}.zip", server.url + "/ok/{SCENE}.zip"]).files
 
 
-def test_origins_compare_without_default_ports_and_case():
-    assert annotations.origin_of("HTTPS://Host:443/a/{SCENE}.zip") == "https://host"
-    assert annotations.origin_of("http://host:80/x") == "http://host"
+def test_origins_compare_with_default_ports_written_out_and_case_folded():
+    assert annotations.origin_of("HTTPS://Host:443/a/{SCENE}.zip") == "https://host:443"
+    assert annotations.origin_of("https://host/a") == "https://host:443"
+    assert annotations.origin_of("http://host:80/x") == "http://host:80"
     assert annotations.origin_of("http://host:8080/x") == "http://host:8080"
     assert annotations.origin_of("s3://Bucket/key") == "s3://bucket"
     assert annotations.origin_of("/local/path") == ""

@@ -18,7 +18,7 @@ import pytest
 from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 
 from services.downloader.providers import copernicus, transfer
-from services.downloader.providers.http_client import Unauthorized
+from libs.http.errors import Unauthorized
 from services.downloader.providers.product import ProductRequest
 from services.runtime.errors import NotFound, Unavailable
 from services.worker.outcome import is_temporary

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
 
+from libs.http import origins
 from services.domain import products
 from services.runtime.errors import IngesterError, InvalidArgument, NotFound, Unavailable
 from services.storage.config import ObjectStoreConfig
@@ -60,20 +61,14 @@ class RemoteAccess:
         if pattern in self.trusted:
             return True
         origin = origin_of(location)
-        return origin in self.allowed_origins or origin in {origin_of(p) for p in self.trusted}
+        allowed = {origin_of(o) for o in self.allowed_origins} | {origin_of(p) for p in self.trusted}
+        return origin in allowed
 
 
 def origin_of(url: str) -> str:
-    """`scheme://netloc` (host and port, or bucket) of a URL, lower-cased; "" for a local path."""
-    parts = urllib.parse.urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return ""
-    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
-    # https://host:443 and https://host are one origin.
-    default_port = {"http": ":80", "https": ":443"}.get(scheme)
-    if default_port and netloc.endswith(default_port):
-        netloc = netloc.removesuffix(default_port)
-    return f"{scheme}://{netloc}"
+    """`scheme://host:port` (default port written out) or `scheme://bucket` of a URL, lower-cased; "" for
+    a local path (libs.http.origins.place: the downloader's links are checked alike)."""
+    return origins.place(url)
 
 
 REMOTE_SCHEMES = ("http", "https", "s3", "gs")

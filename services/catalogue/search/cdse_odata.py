@@ -16,11 +16,12 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import requests
 import shapely
 import shapely.geometry
 
 from services.catalogue.payload import ValidArea
+from libs.http import origins
 from services.catalogue.search import remote
 from services.domain import models, products
 from services.domain.products import Constellation
@@ -129,26 +130,26 @@ class CdseODataSource:
             "$skip": str(area.page * area.limit),
             "$expand": "Attributes",
         }
-        with httpx.Client(follow_redirects=True) as client:
-            hits, more = remote.take(self._pages(client, query), 0, area.limit, self.max_scenes, NAME)
+        with self.options.session() as session:
+            hits, more = remote.take(self._pages(session, query), 0, area.limit, self.max_scenes, NAME)
         return [self.to_scene(hit, constellation) for hit in hits], more
 
-    def _pages(self, client: httpx.Client, query: dict[str, str]) -> Iterator[tuple[list[Any], bool]]:
+    def _pages(self, session: requests.Session, query: dict[str, str]) -> Iterator[tuple[list[Any], bool]]:
         url: str | None = f"{self.url}/Products?" + urllib.parse.urlencode(
             query, quote_via=urllib.parse.quote
         )
         while url:
-            if not remote.same_origin(url, self.url):
+            if not origins.same_origin(url, self.url):
                 # A next link elsewhere would receive our headers (the bearer token): refused, so the
                 # next source in the chain serves.
                 raise Unavailable(
-                    f"{NAME}: the next page is on another site ({remote.origin_text(url)}): not followed"
+                    f"{NAME}: the next page is on another site ({origins.origin(url)}): not followed"
                 )
             # Where this page starts and its size, as its URL asks (a next link carries its own).
             asked = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
             skip = int((asked.get("$skip") or ["0"])[0])
             top = int((asked.get("$top") or [query["$top"]])[0])
-            document = remote.get_json(client, url, NAME, self.options)
+            document = remote.get_json(session, url, NAME, self.options)
             hits = document.get("value") if isinstance(document, dict) else None
             if not isinstance(hits, list):
                 raise Unavailable(f"{NAME}: unexpected answer (no `value` list)")

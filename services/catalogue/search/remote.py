@@ -1,12 +1,17 @@
 """What the remote scene sources (CDSE OData, STAC APIs) share: HTTP options, the mapping of remote
 failures onto our error table, the payload parameters they parse alike, and client-side paging.
 
-Error policy (the inventory falls back to the next source on anything but InvalidArgument):
-* network errors, timeouts, 408, 429 and 5xx → `Unavailable`, naming the source: try the next source;
+Error policy: libs.http.errors' table, read for a search (the inventory falls back to the next source on
+anything but InvalidArgument):
+* network errors, timeouts, 408, 425, 429 and 5xx → `Unavailable`, naming the source: try the next one;
 * 400/422 → `InvalidArgument`: the remote refused the query built from the payload, so no other
   source will do better and the caller must see why (the remote's text, shortened);
-* 401/403/404 and other 4xx → `FailedPrecondition`: credentials or URL/collection settings are wrong,
-  an operator's problem; the next source may still answer.
+* 401/403/404 and other 4xx → `FailedPrecondition` (where the table says Unauthorized, PermissionDenied
+  or NotFound): for a search endpoint they mean that credentials or URL/collection settings are wrong,
+  an operator's problem, not a missing scene; the next source may still answer.
+
+Retries are the session's (libs.http.retry, `HttpOptions.retry()`): the transient statuses and network
+errors, `retries` times, waiting b, 3b, 7b s.
 
 The remote's text is quoted only when the request carried no credentials: error pages may echo the
 request's headers, and these errors reach the HTTP client. Credentials go only to the configured
@@ -19,23 +24,24 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import httpx
+import requests
 
+from libs.http import client, errors
+from libs.http.errors import RETRIED_STATUSES
+from libs.http.retry import RetryPolicy, backoff_delay
 from services.runtime.errors import FailedPrecondition, IngesterError, InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+__all__ = ["RETRIED_STATUSES", "backoff_delay"]  # re-exported: the sources' tests and settings name them
+
 _CLOUD_RANGE = re.compile(r"^\[\s*(\S+)\s+TO\s+(\S+)\s*\]$")
-# Transient answers: retried, then `Unavailable`.
-RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_FIELD = "scene_type.parameters"
 # Remote error bodies can be whole HTML pages: keep what identifies the problem.
 _MAX_REMOTE_TEXT = 300
 
@@ -43,8 +49,8 @@ _MAX_REMOTE_TEXT = 300
 @dataclasses.dataclass(frozen=True)
 class HttpOptions:
     timeout: float = 30.0
-    # Attempts after the first one for network errors, timeouts, 408, 429 and 5xx (the reference retries
-    # 3 times; other 4xx are never retried).
+    # Attempts after the first one for network errors, timeouts and RETRIED_STATUSES (the reference
+    # retries 3 times; other 4xx are never retried).
     retries: int = 3
     # Back-off before retry n is backoff * (2**n - 1): the attempts start at 0, b, 3b, 7b s as the
     # reference's. Retry-After is not honoured: a search must not hang on a remote's say-so (a 429 with
@@ -53,30 +59,13 @@ class HttpOptions:
     # Extra headers (credentials); never logged.
     headers: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.retries, backoff=self.backoff)
 
-def backoff_delay(backoff: float, retry: int) -> float:
-    """Seconds to wait before retry number `retry` (1, 2, …): b, 3b, 7b…"""
-    return backoff * (2**retry - 1)
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of a URL, default ports made explicit, for same-origin checks."""
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
-
-
-def same_origin(url: str, base: str) -> bool:
-    return origin(url) == origin(base)
-
-
-def origin_text(url: str) -> str:
-    scheme, host, port = origin(url)
-    return f"{scheme}://{host}" + (f":{port}" if port else "")
+    def session(self) -> client.Session:
+        """A session doing these retries. The headers are not set on it: they go only to the configured
+        origin (each source adds them per request)."""
+        return client.session(self.timeout, retry=self.retry())
 
 
 def remote_text(text: str) -> str:
@@ -91,35 +80,29 @@ def http_error(source: str, status: int, text: str, credentials: bool = False) -
         detail = f"{source}: HTTP {status} (the answer is not quoted: the request carried credentials)"
     else:
         detail = f"{source}: HTTP {status}: {remote_text(text)}"
-    if status in RETRIED_STATUSES or status >= 500:
-        return Unavailable(detail)
-    if status in (400, 422):
-        return InvalidArgument("scene_type.parameters", f"the catalogue refused the query ({detail})")
+    error = errors.for_status(status, detail, refused_field=_FIELD)
+    if isinstance(error, Unavailable):
+        return error
+    if isinstance(error, InvalidArgument):
+        return InvalidArgument(_FIELD, f"the catalogue refused the query ({detail})")
     return FailedPrecondition(f"{detail} (check the source's URL, collection and credentials)")
 
 
-def get_json(client: httpx.Client, url: str, source: str, options: HttpOptions) -> Any:
-    """GET a JSON document with the reference's retry policy; raises the error table's errors."""
-    for attempt in range(options.retries + 1):
-        if attempt:
-            time.sleep(backoff_delay(options.backoff, attempt))
+def get_json(session: requests.Session, url: str, source: str, options: HttpOptions) -> Any:
+    """GET a JSON document (retried by the session, see `HttpOptions.session`); raises the error
+    table's errors."""
+    try:
+        response = session.get(url, headers=options.headers)
+    except requests.RequestException as exc:
+        if errors.is_timeout(exc):
+            raise Unavailable(f"{source}: no answer within {options.timeout:g} s") from None
+        raise Unavailable(f"{source}: cannot reach the catalogue: {errors.describe(exc)}") from None
+    if response.ok:
         try:
-            response = client.get(url, headers=options.headers, timeout=options.timeout)
-        except httpx.TimeoutException:
-            error: IngesterError = Unavailable(f"{source}: no answer within {options.timeout:g} s")
-        except httpx.TransportError as exc:
-            error = Unavailable(f"{source}: cannot reach the catalogue: {type(exc).__name__}: {exc}")
-        else:
-            if response.is_success:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise Unavailable(f"{source}: the answer is not JSON") from None
-            error = http_error(source, response.status_code, response.text, bool(options.headers))
-            if response.status_code not in RETRIED_STATUSES:
-                raise error
-        logger.warning("%s: attempt %d failed: %s", source, attempt + 1, error)
-    raise error
+            return response.json()
+        except ValueError:
+            raise Unavailable(f"{source}: the answer is not JSON") from None
+    raise http_error(source, response.status_code, response.text, bool(options.headers))
 
 
 def go_value(value: Any) -> str:

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import urllib.parse
 from collections.abc import Iterator
-from itertools import takewhile
 from typing import Any
 
 import requests
@@ -24,9 +23,9 @@ import shapely.geometry
 from pystac_client.exceptions import APIError
 from pystac_client.item_search import ItemSearch
 from pystac_client.stac_api_io import StacApiIO
-from urllib3 import Retry
 
 from services.catalogue.payload import ValidArea
+from libs.http import origins
 from services.catalogue.search import remote
 from services.domain import models, products
 from services.domain.products import Constellation
@@ -97,16 +96,6 @@ def _number(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-class _Retry(Retry):
-    """urllib3's Retry waiting as the CDSE source does (b, 3b, 7b… before retries 1, 2, 3…, where urllib3
-    waits 0, 2b, 4b…); built with `respect_retry_after_header=False` (see remote.HttpOptions)."""
-
-    def get_backoff_time(self) -> float:
-        # The last run of errors, redirects excluded, as urllib3 counts them.
-        errors = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
-        return remote.backoff_delay(self.backoff_factor, errors)
-
-
 class StacSource:
     """`search(area)` posts to `<url>/search` and follows `next` links on the origin of `url` only;
     blocking (run in a thread)."""
@@ -146,24 +135,20 @@ class StacSource:
             stac_io.session.close()
 
     def _stac_io(self) -> StacApiIO:
+        """pystac-client's client on our session: its timeouts, proxies, redirect rule and the search
+        retry policy (network errors and RETRIED_STATUSES, POST included, b, 3b, 7b, no Retry-After); the
+        last answer is returned, not raised, so its status reaches the error table."""
         options = self.config.options
-        # Retries of network errors, 408, 429 and 5xx (POST included); the last answer is returned, not
-        # raised, so its status reaches the error table.
-        retry = _Retry(
-            total=options.retries,
-            backoff_factor=options.backoff,
-            status_forcelist=sorted(remote.RETRIED_STATUSES),
-            allowed_methods=None,
-            raise_on_status=False,
-            respect_retry_after_header=False,
-        )
         # No session headers: pystac-client would send them with every `next` href, whatever its host.
-        return StacApiIO(timeout=options.timeout, max_retries=retry, request_modifier=self._authorize)
+        stac_io = StacApiIO(timeout=options.timeout, max_retries=None, request_modifier=self._authorize)
+        stac_io.session.close()
+        stac_io.session = options.session()
+        return stac_io
 
     def _authorize(self, request: requests.Request) -> None:
-        """Adds the credentials to requests for the configured origin only (requests itself drops the
-        Authorization header on redirects to another host)."""
-        if self.config.options.headers and remote.same_origin(str(request.url), self.config.url):
+        """Adds the credentials to requests for the configured origin only (the session drops the
+        Authorization header on redirects to another origin: libs.http.origins)."""
+        if self.config.options.headers and origins.same_origin(str(request.url), self.config.url):
             request.headers = {**(request.headers or {}), **self.config.options.headers}
 
     def _pages(self, search: ItemSearch) -> Iterator[tuple[list[dict[str, Any]], bool]]:
@@ -173,9 +158,9 @@ class StacSource:
         credentials = bool(self.config.options.headers)
         next_href: str | None = None
         while True:
-            if next_href is not None and not remote.same_origin(next_href, self.config.url):
+            if next_href is not None and not origins.same_origin(next_href, self.config.url):
                 raise Unavailable(
-                    f"{self.name}: the next page is on another site ({remote.origin_text(next_href)}): "
+                    f"{self.name}: the next page is on another site ({origins.origin(next_href)}): "
                     "not followed"
                 )
             try:

@@ -9,5 +9,5 @@ reports "product not found" when every provider said so), Unavailable (transient
 local.py       the local archive (row 1)           link.py         scene metadata.download_link (row 2)
 http.py        HTTP(S) URL templates               objectstore.py  s3:// gs:// file:// prefixes
 copernicus.py  CDSE OAuth + zipper $value          transfer.py     streaming, resume, checksums
-http_client.py the HTTP/1.1 client                 product.py      ProductRequest, Progress
+product.py     ProductRequest, Progress            (HTTP itself: libs/http)
 """

@@ -17,7 +17,6 @@ gives `Checksum` and `ContentLength`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import pathlib
 import threading
@@ -25,10 +24,15 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 
+import requests
+
+from libs.http import client, errors
+from libs.http.origins import origin
 from services.domain import products
-from services.downloader.providers import http, http_client, transfer
+from services.downloader.providers import http, transfer
 from services.downloader.providers.product import ProductRequest, parse_checksums
 from services.runtime.errors import NotFound, Unavailable
+from services.runtime.urls import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +67,12 @@ class CdseAuth:
         self._timeout = timeout
         self._token: _Token | None = None
         self._lock = threading.Lock()
+        # Used under the lock only (a requests Session is not for concurrent use); no retry: a refused
+        # or failing token endpoint fails the download, which the queue retries later.
+        self._session = client.session(timeout)
 
     def __repr__(self) -> str:
-        return f"CdseAuth({http_client.public_url(self._url)!r}, {self._username!r}, ***)"
+        return f"CdseAuth({public_url(self._url)!r}, {self._username!r}, ***)"
 
     def headers(self) -> dict[str, str]:
         with self._lock:
@@ -85,26 +92,30 @@ class CdseAuth:
         if old is not None and old.refresh and now < old.refresh_expires:
             try:
                 return self._grant({"grant_type": "refresh_token", "refresh_token": old.refresh}, now)
-            except http_client.Unauthorized:
+            except errors.Unauthorized:
                 logger.info("CDSE refresh token refused: signing in again")
         return self._grant(
             {"grant_type": "password", "username": self._username, "password": self._password}, now
         )
 
     def _grant(self, form: dict[str, str], now: float) -> _Token:
-        body = urllib.parse.urlencode({**form, "client_id": self._client_id}).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-        reply = http_client.request("POST", self._url, headers, body, timeout=self._timeout)
-        if reply.status in (400, 401):
+        headers = {"Accept": "application/json"}
+        try:
+            reply = self._session.post(
+                self._url, data={**form, "client_id": self._client_id}, headers=headers
+            )
+        except requests.RequestException as exc:
+            raise errors.transport_error(exc, f"{NAME}: token", self._url) from exc
+        if reply.status_code in (400, 401):
             # Keycloak answers a wrong password or a dead refresh token with 401 (or 400 invalid_grant).
             reply.close()
-            raise http_client.Unauthorized(
-                f"{NAME}: token refused by {http_client.public_url(self._url)} (HTTP {reply.status}, "
+            raise errors.Unauthorized(
+                f"{NAME}: token refused by {public_url(self._url)} (HTTP {reply.status_code}, "
                 f"{form['grant_type']} grant): check the Copernicus username and password"
             )
-        http_client.raise_for_status(reply, f"{NAME}: token")
+        errors.raise_for_status(reply, f"{NAME}: token")
         try:
-            document = json.loads(reply.response.read(1 << 20))
+            document = reply.json()
             access = str(document["access_token"])
         except (ValueError, KeyError, TypeError) as exc:
             raise Unavailable(f"{NAME}: token endpoint answered without an access_token") from exc
@@ -139,11 +150,9 @@ class CopernicusProvider:
         self.download_url = download_url
         self.catalogue_url = catalogue_url
         self.policy = policy
-        # The token follows a redirect only within these CDSE origins (http_client.keeps_credentials):
+        # The token follows a redirect only within these CDSE origins (libs.http.origins.keeps_credentials):
         # the configured download and catalogue URLs' and the hosts CDSE is configured to redirect to.
-        self.trusted = frozenset(
-            http_client.origin(url) for url in (download_url, catalogue_url, *redirect_urls)
-        ) - {""}
+        self.trusted = frozenset(origin(url) for url in (download_url, catalogue_url, *redirect_urls)) - {""}
 
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
         constellation = products.constellation_from_product_id(product.source_id)
@@ -166,18 +175,18 @@ class CopernicusProvider:
         )
         url = f"{self.catalogue_url}?{query}"
         # The catalogue is public: no token is sent.
-        reply = http_client.request("GET", url, {"Accept": "application/json"}, timeout=self.policy.timeout)
-        http_client.raise_for_status(reply, f"{NAME}: catalogue")
-        try:
-            found = json.loads(reply.response.read(16 << 20)).get("value") or []
-        except (ValueError, AttributeError) as exc:
-            raise Unavailable(f"{NAME}: unreadable answer from {http_client.public_url(url)}") from exc
-        finally:
-            reply.close()
+        with client.session(self.policy.timeout) as session:
+            try:
+                reply = session.get(url, headers={"Accept": "application/json"})
+            except requests.RequestException as exc:
+                raise errors.transport_error(exc, f"{NAME}: catalogue", url) from exc
+            errors.raise_for_status(reply, f"{NAME}: catalogue")
+            try:
+                found = reply.json().get("value") or []
+            except (ValueError, AttributeError) as exc:
+                raise Unavailable(f"{NAME}: unreadable answer from {public_url(url)}") from exc
         if not found:
-            raise NotFound(
-                f"{NAME}: product not found: no {name} in {http_client.public_url(self.catalogue_url)}"
-            )
+            raise NotFound(f"{NAME}: product not found: no {name} in {public_url(self.catalogue_url)}")
         item = found[0]
         size = item.get("ContentLength")
         return dataclasses.replace(

@@ -5,7 +5,7 @@ the placeholders are the product-id fields of spec §1.3 (`{SCENE}`, `{YEAR}`, `
 `{MISSION_ID}`, `{MISSION_VERSION}`, `{PRODUCT_TYPE}`, `{TILE}`, …) plus `{AREA}` (the aoi), `{UUID}`
 (scene metadata) and `{ID}` (the scene id as it is). Templates are tried in order; a 404 moves on to the
 next one. The configured bearer token or basic auth is sent to these URLs only (and follows a redirect
-only within a template's origin or to another template's: http_client.keeps_credentials).
+only within a template's origin or to another template's: libs.http.origins.keeps_credentials).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import urllib.parse
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
+from libs.http.origins import origin
 from services.domain import products
-from services.downloader.providers import http_client, transfer
+from services.downloader.providers import transfer
 from services.downloader.providers.product import ProductRequest
 from services.runtime.errors import FailedPrecondition, IngesterError, NotFound, PermissionDenied, Unavailable
+from services.runtime.urls import public_url
 from services.worker.outcome import is_temporary
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ def fetch_url(
     trusted: AbstractSet[str] = frozenset(),
 ) -> None:
     """Downloads one URL into the workdir and unarchives it; `auth` may follow redirects to the
-    `trusted` origins (http_client.keeps_credentials)."""
+    `trusted` origins (libs.http.origins.keeps_credentials)."""
     workdir.mkdir(parents=True, exist_ok=True)
     archive = transfer.download(
         url,
@@ -130,7 +132,7 @@ class HttpProvider:
     def origins(self) -> frozenset[str]:
         """Origins (scheme, host, port) our credentials may go to: the templates'. The download-link
         provider asks, and a redirect from one template host to another keeps the credentials."""
-        return frozenset(http_client.origin(t) for t in self.templates) - {""}
+        return frozenset(origin(t) for t in self.templates) - {""}
 
     def fetch(self, product: ProductRequest, workdir: pathlib.Path) -> None:
         failures: list[BaseException] = []
@@ -138,7 +140,7 @@ class HttpProvider:
             try:
                 url = render(template, product)
             except NotFound as exc:
-                failures.append(NotFound(f"{self.name}: {http_client.public_url(template)}: {exc}"))
+                failures.append(NotFound(f"{self.name}: {public_url(template)}: {exc}"))
                 continue
             try:
                 fetch_url(

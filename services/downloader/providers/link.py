@@ -26,7 +26,8 @@ import urllib.parse
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
-from services.downloader.providers import http, http_client, local, objectstore, transfer
+from libs.http.origins import origin, place
+from services.downloader.providers import http, local, objectstore, transfer
 from services.downloader.providers.product import ProductRequest
 from services.runtime.errors import FailedPrecondition, NotFound
 from services.storage.config import ObjectStoreConfig
@@ -38,11 +39,8 @@ ORIGINS_SETTING = "GEOCUBE_DOWNLOADER_LINK_ALLOWED_ORIGINS"
 
 def link_origin(url: str) -> str:
     """What a remote link is checked against: `scheme://host:port` for http(s), `scheme://bucket` for
-    object stores, "" otherwise."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme in ("s3", "gs"):
-        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    return http_client.origin(url)
+    object stores, "" otherwise (libs.http.origins.place)."""
+    return place(url)
 
 
 class LinkProvider:
@@ -59,7 +57,7 @@ class LinkProvider:
     ):
         self.policy = policy
         self.auth = auth
-        # `http_client.origin` strings (scheme://host:port) our credentials are configured for.
+        # `libs.http.origins.origin` strings (scheme://host:port) our credentials are configured for.
         self.auth_origins = frozenset(auth_origins)
         self.config = config
         # Resolved once: a root given through a symlink still matches the links' resolved paths.
@@ -79,8 +77,8 @@ class LinkProvider:
             )
         if parts.scheme in ("http", "https"):
             workdir.mkdir(parents=True, exist_ok=True)
-            origin = http_client.origin(link)
-            auth = self.auth if origin and origin in self.auth_origins else None
+            link_host = origin(link)
+            auth = self.auth if link_host and link_host in self.auth_origins else None
             http.fetch_url(
                 link,
                 product,

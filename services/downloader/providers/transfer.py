@@ -2,8 +2,8 @@
 
 Invariants:
 - Memory is bounded by design, whatever the product size: the body is read one socket read at a time
-  (`read1`, at most `Policy.chunk_size`, 1 MiB), written out at once and hashed from the same chunk; the
-  next chunk replaces it. Nothing ever holds the whole body.
+  (urllib3's `read1`, at most `Policy.chunk_size`, 1 MiB), written out at once and hashed from the same
+  chunk; the next chunk replaces it. Nothing ever holds the whole body.
 - The bytes go to `.<name>.partial` beside the destination; the destination appears only by a rename once
   the transfer is complete and verified (size, checksum). On any failure the partial file is removed, so
   neither a truncated nor a corrupt product stays behind in the working directory.
@@ -12,8 +12,9 @@ Invariants:
   `Policy.resume_attempts` times. A server that answers 200 to a resume sent the whole object again
   (it changed, or ignores ranges): the file restarts from zero.
 - 429/503 with a Retry-After no longer than `Policy.retry_after_max` wait on the request's cancel event
-  (so a cancelled task stops waiting at once) and retry; other transient statuses fail at once as
-  Unavailable: the task goes back to the queue and is retried later by whichever worker leases it.
+  (so a cancelled task stops waiting at once) and retry: the policy of libs.http.retry, done by urllib3
+  in the session; other transient statuses and network errors fail at once as Unavailable: the task goes
+  back to the queue and is retried later by whichever worker leases it.
 - 401: `Auth.refresh()` is asked once; a second 401 fails with Unauthorized.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.client
 import logging
 import os
 import pathlib
@@ -31,9 +31,13 @@ import time
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol, Self
 
-from services.downloader.providers import http_client
+import requests
+
+from libs.http import client, errors
+from libs.http.retry import RetryPolicy
 from services.downloader.providers.product import Cancelled, ProductRequest
 from services.runtime.errors import Unavailable
+from services.runtime.urls import public_url
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +68,21 @@ class NoAuth:
 @dataclasses.dataclass(frozen=True)
 class Policy:
     resume_attempts: int = 3
-    retry_pause: float = 1.0  # first pause before a resume or a 429 retry, doubled each time
+    retry_pause: float = 1.0  # pause before the first resume; b, 3b, 7b… (libs.http.retry.backoff_delay)
     retry_after_max: float = 120.0
-    timeout: float = 60.0
+    timeout: float = 60.0  # connect, then each read
     chunk_size: int = 1 << 20
+
+    def retry(self) -> RetryPolicy:
+        """Requests retried by the session: 429/503 with an acceptable Retry-After, nothing else."""
+        return RetryPolicy(
+            attempts=self.resume_attempts,
+            backoff=self.retry_pause,
+            statuses=frozenset(),
+            network=False,
+            retry_after=True,
+            longest_wait=self.retry_after_max,
+        )
 
 
 def make_hashers(checksums: dict[str, str]) -> dict[str, Any]:
@@ -90,11 +105,11 @@ def make_hashers(checksums: dict[str, str]) -> dict[str, Any]:
     return hashers
 
 
-def _validator(reply: http_client.Reply) -> str | None:
-    etag = reply.header("ETag")
+def _validator(reply: requests.Response) -> str | None:
+    etag = reply.headers.get("ETag")
     if etag and not etag.startswith("W/"):  # If-Range accepts strong validators only (RFC 9110 §13.1.5)
         return etag
-    return reply.header("Last-Modified")
+    return reply.headers.get("Last-Modified")
 
 
 class _Transfer:
@@ -111,9 +126,16 @@ class _Transfer:
         trusted: AbstractSet[str] = frozenset(),
     ):
         self.url, self.partial, self.product, self.provider = url, partial, product, provider
-        self.auth, self.policy, self.trusted = auth, policy, trusted
+        self.auth, self.policy = auth, policy
         self.what = provider  # the job names the scene; errors name the provider and the URL
-        self.public = http_client.public_url(url)
+        self.public = public_url(url)
+        # One session per download: its Retry-After waits are this product's cancellable waits.
+        self.session = client.session(
+            policy.timeout,
+            retry=policy.retry(),
+            wait=lambda seconds: self.wait(seconds, "HTTP 429/503 with Retry-After"),
+            trusted=trusted,
+        )
         self.done = 0
         self.total: int | None = product.size
         self.validator: str | None = None
@@ -126,56 +148,46 @@ class _Transfer:
         if self.product.cancel.wait(seconds):
             raise Cancelled(f"{self.what}: cancelled")
 
-    def open(self) -> http_client.Reply:
-        """The answer to the next request (resuming from `done`), after 401/429 handling."""
+    def open(self) -> requests.Response:
+        """The answer to the next request (resuming from `done`), after 401 handling (429/503 with
+        Retry-After are retried by the session)."""
         refreshed = False
-        retries = 0
         while True:
             headers = {"Accept-Encoding": "identity", **self.auth.headers()}
             if self.done:
                 headers["Range"] = f"bytes={self.done}-"
                 if self.validator:
                     headers["If-Range"] = self.validator
-            reply = http_client.request(
-                "GET", self.url, headers, timeout=self.policy.timeout, trusted=self.trusted
-            )
-            if reply.status == 401 and not refreshed:
+            try:
+                reply = self.session.get(self.url, headers=headers, stream=True)
+            except requests.RequestException as exc:
+                raise errors.transport_error(exc, self.what, self.url) from exc
+            if reply.status_code == 401 and not refreshed:
                 reply.close()
                 refreshed = True
                 if self.auth.refresh():
                     continue
-                raise http_client.Unauthorized(
+                raise errors.Unauthorized(
                     f"{self.what}: HTTP 401 Unauthorized from {self.public}: credentials refused"
                 )
-            if reply.status == 401:
+            if reply.status_code == 401:
                 reply.close()
-                raise http_client.Unauthorized(
+                raise errors.Unauthorized(
                     f"{self.what}: HTTP 401 Unauthorized from {self.public} even with a fresh token: "
                     "check the credentials"
                 )
-            if reply.status in (429, 503):
-                delay = http_client.retry_after(reply)
-                if (
-                    delay is not None
-                    and delay <= self.policy.retry_after_max
-                    and retries < self.policy.resume_attempts
-                ):
-                    reply.close()
-                    retries += 1
-                    self.wait(delay, f"HTTP {reply.status}, Retry-After {delay:.0f}s")
-                    continue
-            if reply.status == 416 and self.done and self.total == self.done:
+            if reply.status_code == 416 and self.done and self.total == self.done:
                 reply.close()  # we already had every byte: the last read just missed the end
                 return reply
-            http_client.raise_for_status(reply, self.what)
+            errors.raise_for_status(reply, self.what)
             return reply
 
-    def start_body(self, reply: http_client.Reply) -> bool:
+    def start_body(self, reply: requests.Response) -> bool:
         """Positions the file for this answer's body; False if there is nothing left to read."""
-        if reply.status == 416:
+        if reply.status_code == 416:
             return False
-        if reply.status == 206:
-            content_range = reply.header("Content-Range") or ""
+        if reply.status_code == 206:
+            content_range = reply.headers.get("Content-Range") or ""
             start = content_range.removeprefix("bytes ").split("-", 1)[0]
             if start != str(self.done):
                 reply.close()
@@ -191,7 +203,7 @@ class _Transfer:
             self.done = 0
             self.hashers = make_hashers(self.product.checksums)
             self.validator = _validator(reply)
-            length = reply.header("Content-Length")
+            length = reply.headers.get("Content-Length")
             if length and length.isdigit():
                 self._set_total(int(length))
         return True
@@ -203,20 +215,21 @@ class _Transfer:
             )
         self.total = total
 
-    def copy_body(self, reply: http_client.Reply, file: Any) -> None:
+    def copy_body(self, reply: requests.Response, file: Any) -> None:
         """Appends the body to the file; raises _Broken when the connection breaks (a failing disk raises
         its OSError as it is: resuming would not help)."""
         with _HashPipe(list(self.hashers.values())) as hashing:
             self._copy_chunks(reply, file, hashing)
 
-    def _copy_chunks(self, reply: http_client.Reply, file: Any, hashing: _HashPipe) -> None:
+    def _copy_chunks(self, reply: requests.Response, file: Any, hashing: _HashPipe) -> None:
         cancel = self.product.cancel
+        read1 = reply.raw.read1  # the body as sent (no decoding: Accept-Encoding is identity)
         while True:
             try:
-                # read1: one socket read, whatever has arrived (up to chunk_size). A buffered readinto
-                # would wait to fill the whole buffer and, on a read timeout, lose what it had read.
-                chunk = reply.response.read1(self.policy.chunk_size)
-            except (OSError, http.client.HTTPException) as exc:
+                # read1: one socket read, whatever has arrived (up to chunk_size). `iter_content` or a
+                # buffered read would wait to fill the whole chunk and, on a read timeout, lose it.
+                chunk = read1(self.policy.chunk_size)
+            except errors.TRANSFER_ERRORS as exc:
                 raise _Broken(type(exc).__name__) from exc
             if not chunk:
                 break
@@ -312,8 +325,8 @@ def download(
 ) -> pathlib.Path:
     """Downloads `url` to `destination` (complete and verified, or not at all); returns it.
 
-    The credentials of `auth` follow redirects as `http_client.keeps_credentials` says, `trusted` naming
-    the other origins they are meant for."""
+    The credentials of `auth` follow redirects as `libs.http.origins.keeps_credentials` says, `trusted`
+    naming the other origins they are meant for."""
     policy = policy or Policy()
     partial = destination.with_name(f".{destination.name}.partial")
     transfer = _Transfer(url, partial, product, provider, auth or NoAuth(), policy, trusted)
@@ -336,15 +349,16 @@ def download(
                             f"{transfer.what}: download of {transfer.public} broken after {transfer.done} bytes, "
                             f"{broken - 1} resume(s) failed ({exc})"
                         ) from exc
-                    transfer.wait(policy.retry_pause * 2 ** (broken - 1), f"broken at byte {transfer.done}")
+                    transfer.wait(policy.retry().delay(broken), f"broken at byte {transfer.done}")
                 finally:
                     reply.close()
         transfer.verify()
         transfer.product.report(provider, transfer.done, transfer.total)
         os.replace(partial, destination)
-        logger.info("%s: %d bytes from %s", transfer.what, transfer.done, http_client.public_url(url))
+        logger.info("%s: %d bytes from %s", transfer.what, transfer.done, public_url(url))
         return destination
     finally:
+        transfer.session.close()
         partial.unlink(missing_ok=True)
 
 
