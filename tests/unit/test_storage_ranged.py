@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
-from support.s3server import S3Endpoint
+from support.httpserver import LocalHTTPServer, Response, serve_bytes
+from support.s3server import S3Endpoint, forwarding_proxy
 
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.storage.backend import StorageAccessDenied
@@ -183,22 +183,10 @@ def test_unusable_uris(uri: str) -> None:
 
 
 @pytest.fixture
-def counting_proxy(s3_endpoint: S3Endpoint, http: LocalHTTPServer) -> Iterator[LocalHTTPServer]:
+def counting_proxy(s3_endpoint: S3Endpoint) -> Iterator[LocalHTTPServer]:
     """Forwards every request to moto, so that the test can count the bytes an S3 client receives."""
-    session = requests.Session()
-
-    def forward(request: Request) -> Response:
-        query = urllib.parse.urlencode(request.query, doseq=True)
-        url = f"{s3_endpoint.url}{urllib.parse.quote(request.path)}" + (f"?{query}" if query else "")
-        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
-        answer = session.request(request.method, url, headers=headers, data=request.body, timeout=10)
-        kept = {"content-range", "content-type", "etag", "last-modified", "accept-ranges", "content-length"}
-        headers = {name: value for name, value in answer.headers.items() if name.lower() in kept}
-        return Response(answer.status_code, answer.content, headers)
-
-    http.handler = forward
-    yield http
-    session.close()
+    with forwarding_proxy(s3_endpoint.url) as proxy:
+        yield proxy
 
 
 def test_zipfile_over_s3_reads_only_the_directory_and_the_member(
