@@ -521,3 +521,20 @@ def test_an_unusable_storage_uri_names_the_variable_at_start(uri: str) -> None:
     with pytest.raises(InvalidArgument) as exc:
         WorkerSettings(catalogue_address="c:1", storage_uri=uri).check()
     assert exc.value.field == "GEOCUBE_WORKER_STORAGE_URI"
+
+
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_no_credentials_anywhere_is_a_fatal_access_denial(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path, scheme: str
+) -> None:
+    # The chains end at the metadata services, which conftest points at a closed loopback port.
+    for name in list(os.environ):
+        if name.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION", "AWS_PROFILE", "AWS_WEB", "GOOGLE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no shared files, no gcloud ADC file
+    config = ObjectStoreConfig(
+        s3_endpoint_url="http://127.0.0.1:9", gs_endpoint_url="http://127.0.0.1:9", max_attempts=1
+    )
+    with pytest.raises(StorageAccessDenied, match="no usable credentials for bucket 'nobody-s'") as exc:
+        open_storage(f"{scheme}://nobody-s/x", config).exists("k")
+    assert is_fatal(exc.value)
