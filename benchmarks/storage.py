@@ -85,7 +85,9 @@ def main() -> None:
                     assert target.stat().st_size == source.stat().st_size
                     target.unlink()
                 put, get = statistics.median(puts), statistics.median(gets)
-                print(f"| {size_mib} MiB | {put:.3f} | {size_mib / put:.0f} | {get:.3f} | {size_mib / get:.0f} |")
+                print(
+                    f"| {size_mib} MiB | {put:.3f} | {size_mib / put:.0f} | {get:.3f} | {size_mib / get:.0f} |"
+                )
                 source.unlink()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"\nclient peak RSS: {rss:.0f} MiB")

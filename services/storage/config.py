@@ -123,6 +123,10 @@ def _check_service_account(text: str) -> None:
         document = json.loads(text)
     except ValueError:
         raise ValueError("not a JSON service-account key") from None
-    missing = [name for name in ("client_email", "private_key") if not isinstance(document, dict) or not document.get(name)]
+    missing = [
+        name
+        for name in ("client_email", "private_key")
+        if not isinstance(document, dict) or not document.get(name)
+    ]
     if missing:
         raise ValueError(f"not a service-account key (no {', '.join(missing)})")

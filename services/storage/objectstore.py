@@ -62,7 +62,9 @@ _DENIED_CODES = frozenset(
     }
 )
 # Codes of transient refusals (besides every 5xx, 408 and 429): another try later may succeed.
-_TRANSIENT_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"})
+_TRANSIENT_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"}
+)
 # object_store's words when it could not get credentials (no HTTP status of the store to go by).
 _CREDENTIAL_FAILURE = re.compile(r"credential|token|service account|metadata", re.IGNORECASE)
 
@@ -106,18 +108,26 @@ def parse_location(uri: str, field: str = "storage_uri") -> BucketLocation:
     return BucketLocation(parsed.scheme, parsed.netloc, prefix)
 
 
+def http_status(exc: BaseException) -> int:
+    """The store's HTTP status in an obstore error (object_store puts it only in the text), or 0."""
+    match = _STATUS.search(str(exc))
+    return int(match.group(1)) if match else 0
+
+
 def _refusal(item: BaseException, *, bucket: str, uri: str) -> IngesterError:
     """The error-table class of an obstore error, from the store's HTTP status and error code."""
     text = str(item)
-    status_match, code_match = _STATUS.search(text), _CODE.search(text)
-    status = int(status_match.group(1)) if status_match else 0
+    status = http_status(item)
+    code_match = _CODE.search(text)
     code = code_match.group(1) if code_match else ""
     what = ", ".join(part for part in (code, f"HTTP {status}" if status else "") if part)
     if isinstance(item, FileNotFoundError) or status == 404:
         if code == "NoSuchBucket":
             return NotFound(f"File not found: {uri} (bucket {bucket!r} does not exist)")
         return NotFound(f"File not found: {uri}")
-    denied = isinstance(item, (obstore.exceptions.PermissionDeniedError, obstore.exceptions.UnauthenticatedError))
+    denied = isinstance(
+        item, (obstore.exceptions.PermissionDeniedError, obstore.exceptions.UnauthenticatedError)
+    )
     if denied or code in _DENIED_CODES or status in (401, 403):
         return StorageAccessDenied(
             f"access denied to bucket {bucket!r} ({uri}): {what or type(item).__name__}; check the credentials "
@@ -132,7 +142,9 @@ def _refusal(item: BaseException, *, bucket: str, uri: str) -> IngesterError:
     if status:
         return FailedPrecondition(f"{uri}: object store refused the request ({what})")
     if _CREDENTIAL_FAILURE.search(text):
-        return StorageAccessDenied(f"no usable credentials for bucket {bucket!r} ({uri}): {type(item).__name__}")
+        return StorageAccessDenied(
+            f"no usable credentials for bucket {bucket!r} ({uri}): {type(item).__name__}"
+        )
     if isinstance(item, obstore.exceptions.GenericError):
         # No answer at all: connection refused or reset, timeout, DNS. The first line names the cause
         # and the URL, never the credentials (they travel in headers).

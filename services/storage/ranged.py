@@ -188,7 +188,7 @@ class _StoreSource:
             except obstore.exceptions.BaseError as exc:
                 # 416: past the end, or an empty object; "non-partial": a 200 to a ranged request
                 # (an empty object, or a store that ignores Range). The size tells which.
-                if "416" in str(exc) or "non-partial" in str(exc):
+                if objectstore.http_status(exc) == 416 or "non-partial" in str(exc):
                     return None
                 raise
 

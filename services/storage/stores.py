@@ -19,32 +19,43 @@ import functools
 import os
 import pathlib
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obstore.store import GCSStore, S3Store
 
 from services.storage.config import ObjectStoreConfig
 
+if TYPE_CHECKING:  # obstore's typed dicts exist only in its stubs
+    from obstore.store import ClientConfig, RetryConfig
+
 GOOGLE_ENDPOINT = "https://storage.googleapis.com"
-# The whole of one request, body included: a multi-GB GET streams for minutes. Stalls are caught by
-# the read timeout (no byte for that long), as botocore's read_timeout did.
-_CLIENT_TIMEOUTS = {"connect_timeout": "10s", "read_timeout": "60s", "timeout": "6h"}
 
 
-def _client_options(endpoint: str) -> dict[str, Any]:
-    # object_store refuses plain http unless told: an http:// endpoint is a deliberate setting.
-    return {**_CLIENT_TIMEOUTS, "allow_http": endpoint.startswith("http://")}
+def _client_options(endpoint: str) -> ClientConfig:
+    return {
+        "connect_timeout": "10s",
+        # No byte for that long is a stall (botocore's read_timeout was the same).
+        "read_timeout": "60s",
+        # The whole of one request, body included: a multi-GB GET streams for minutes.
+        "timeout": "6h",
+        # object_store refuses plain http unless told: an http:// endpoint is a deliberate setting.
+        "allow_http": endpoint.startswith("http://"),
+    }
 
 
-def _retry(config: ObjectStoreConfig) -> dict[str, Any]:
+def _retry(config: ObjectStoreConfig) -> RetryConfig:
     return {"max_retries": config.max_attempts - 1, "retry_timeout": dt.timedelta(minutes=3)}
 
 
 def _static(access_key_id: str, secret: str, token: str | None = None) -> Any:
     """A credential provider that returns fixed keys: it replaces object_store's chain as a whole, so
     nothing from the environment (an AWS_SESSION_TOKEN, say) is added to them."""
-    credential = {"access_key_id": access_key_id, "secret_access_key": secret, "token": token,
-                  "expires_at": None}
+    credential = {
+        "access_key_id": access_key_id,
+        "secret_access_key": secret,
+        "token": token,
+        "expires_at": None,
+    }
     return lambda: credential
 
 
@@ -93,7 +104,9 @@ def _s3_store(bucket: str, config: ObjectStoreConfig) -> S3Store:
         profile = shared_file_profile()
         if profile.get("aws_access_key_id") and profile.get("aws_secret_access_key"):
             provider = _static(
-                profile["aws_access_key_id"], profile["aws_secret_access_key"], profile.get("aws_session_token")
+                profile["aws_access_key_id"],
+                profile["aws_secret_access_key"],
+                profile.get("aws_session_token"),
             )
     region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     region = region or profile.get("region")

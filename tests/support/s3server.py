@@ -25,9 +25,9 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
-from support.httpserver import LocalHTTPServer, Request, Response
 
 from services.storage.config import ObjectStoreConfig
+from support.httpserver import LocalHTTPServer, Request, Response
 
 # moto accepts any key pair; these only have to be well-formed.
 ACCESS_KEY_ID = "AKIATESTTESTTESTTEST"

@@ -189,15 +189,19 @@ def counting_proxy(s3_endpoint: S3Endpoint) -> Iterator[LocalHTTPServer]:
         yield proxy
 
 
-def test_zipfile_over_s3_reads_only_the_directory_and_the_member(
-    s3_endpoint: S3Endpoint, counting_proxy: LocalHTTPServer, archive: bytes
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_zipfile_over_object_stores_reads_only_the_directory_and_the_member(
+    s3_endpoint: S3Endpoint, counting_proxy: LocalHTTPServer, archive: bytes, scheme: str
 ) -> None:
     bucket = s3_endpoint.new_bucket()
     client = s3_endpoint.client()
     client.put_object(Bucket=bucket, Key="products/S1A.zip", Body=archive)
     client.close()
-    config = s3_endpoint.config(s3_endpoint_url=counting_proxy.url)
-    with open_ranged(f"s3://{bucket}/products/S1A.zip", config) as remote, zipfile.ZipFile(remote) as zf:
+    config = s3_endpoint.config(s3_endpoint_url=counting_proxy.url, gs_endpoint_url=counting_proxy.url)
+    with (
+        open_ranged(f"{scheme}://{bucket}/products/S1A.zip", config) as remote,
+        zipfile.ZipFile(remote) as zf,
+    ):
         assert zf.read("SAFE/measurement/m22.tiff") == _member(archive, "SAFE/measurement/m22.tiff")
     assert 0 < counting_proxy.bytes_sent < len(archive) / 10
     assert all("range" in request.headers for request in counting_proxy.requests)

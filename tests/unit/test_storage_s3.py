@@ -257,7 +257,11 @@ def test_gs_through_the_xml_api_with_an_hmac_key(
 def _refuse(request: Request) -> Response:
     """An object store that answers by bucket: the status and error code named in ANSWERS."""
     status, code = ANSWERS.get(request.path.split("/")[1], (503, "SlowDown"))
-    body = b"" if request.method == "HEAD" else f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
+    body = (
+        b""
+        if request.method == "HEAD"
+        else f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
+    )
     return Response(status, body, {"Content-Type": "application/xml"})
 
 
@@ -354,7 +358,9 @@ def test_gcs_configuration_from_the_settings(s3_endpoint: S3Endpoint, tmp_path: 
     }
     store = stores.store_for("gs", "bucket-a", ObjectStoreConfig(gs_service_account_file=str(key_file)))
     assert store.config == {"bucket": "bucket-a", "service_account": str(key_file)}
-    assert store is stores.store_for("gs", "bucket-a", ObjectStoreConfig(gs_service_account_file=str(key_file)))
+    assert store is stores.store_for(
+        "gs", "bucket-a", ObjectStoreConfig(gs_service_account_file=str(key_file))
+    )
 
 
 @pytest.mark.parametrize(
@@ -422,7 +428,10 @@ def test_an_unreachable_store_is_unavailable(tmp_path: pathlib.Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = ObjectStoreConfig(
-        s3_endpoint_url=f"http://127.0.0.1:{port}", s3_access_key_id="A", s3_secret_access_key="s", max_attempts=1
+        s3_endpoint_url=f"http://127.0.0.1:{port}",
+        s3_access_key_id="A",
+        s3_secret_access_key="s",
+        max_attempts=1,
     )
     with pytest.raises(Unavailable, match="unreachable") as exc:
         open_storage("s3://bucket/x", config).get_file("k", tmp_path / "k")
@@ -435,7 +444,10 @@ def test_static_profiles_of_the_shared_credentials_file(tmp_path: pathlib.Path) 
         "[work]\naws_access_key_id = AKIAWORK\naws_secret_access_key = w\naws_session_token = t\n"
     )
     (tmp_path / "config").write_text("[profile work]\nregion = eu-west-3\n")
-    files = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"), "AWS_CONFIG_FILE": str(tmp_path / "config")}
+    files = {
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+    }
     assert stores.shared_file_profile({**files, "AWS_PROFILE": "work"}) == {
         "aws_access_key_id": "AKIAWORK",
         "aws_secret_access_key": "w",
@@ -452,7 +464,12 @@ def test_the_shared_credentials_file_signs_s3_requests(
     monkeypatch: pytest.MonkeyPatch, refusing_endpoint: LocalHTTPServer, tmp_path: pathlib.Path
 ) -> None:
     (tmp_path / "credentials").write_text("[work]\naws_access_key_id = AKIAWORK\naws_secret_access_key = w\n")
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_PROFILE", "work")
@@ -494,8 +511,10 @@ def test_settings_feed_the_object_store_config() -> None:
         ({"gs_service_account_file": "/nonexistent/sa.json"}, "WORKER_GS_SERVICE_ACCOUNT_FILE"),
         ({"gs_service_account_key": '{"client_email": "a@b"}'}, "WORKER_GS_SERVICE_ACCOUNT_KEY"),
         ({"gs_service_account_key": "{}", "gs_anonymous": True}, "WORKER_GS_ANONYMOUS"),
-        ({"gs_service_account_key": "{}", "gs_hmac_access_key_id": "G", "gs_hmac_secret": "s"},
-         "WORKER_GS_HMAC_ACCESS_KEY_ID"),
+        (
+            {"gs_service_account_key": "{}", "gs_hmac_access_key_id": "G", "gs_hmac_secret": "s"},
+            "WORKER_GS_HMAC_ACCESS_KEY_ID",
+        ),
         ({"s3_secret_access_key": "s"}, "WORKER_S3_SECRET_ACCESS_KEY"),
         ({"s3_addressing_style": "sideways"}, "WORKER_S3_ADDRESSING_STYLE"),
         ({"s3_endpoint_url": "minio:9000"}, "WORKER_S3_ENDPOINT_URL"),
