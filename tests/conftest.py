@@ -24,6 +24,20 @@ SHARED = ROOT.parent / "shared"
 TEMPLATE_DB = "geocube_test_template"
 
 
+# Cloud credential chains end at the instance metadata services (169.254.169.254, metadata.google.internal):
+# a test that forgot its credentials must fail on loopback, never send traffic off this machine.
+_METADATA_ON_LOOPBACK = {
+    "AWS_METADATA_ENDPOINT": "http://127.0.0.1:9",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "GCE_METADATA_HOST": "127.0.0.1:9",
+    "GCE_METADATA_IP": "127.0.0.1:9",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(_METADATA_ON_LOOPBACK)
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """DSN of a PostgreSQL server (maintenance database) the suite may create databases in."""

@@ -1,8 +1,8 @@
 """URI-addressed storage of tile layers (spec §7.2) and the file-naming rules (§7.1).
 
 `open_storage(uri, config)` picks the backend from the URI: absolute paths and `file://` URIs are
-served by `LocalStorage`; `s3://bucket[/prefix]` and `gs://bucket[/prefix]` by `S3Storage` (gs://
-through Google Cloud Storage's S3-interoperable XML API), configured by `ObjectStoreConfig`.
+served by `LocalStorage`; `s3://bucket[/prefix]` and `gs://bucket[/prefix]` by `ObjectStorage` (on
+obstore), configured by `ObjectStoreConfig`.
 Opening a storage makes no network call: a wrong bucket or credentials show on first use.
 """
 
@@ -15,9 +15,9 @@ from services.runtime.errors import InvalidArgument
 from services.storage.backend import Storage
 from services.storage.config import ObjectStoreConfig
 from services.storage.local import LocalStorage
-from services.storage.s3 import S3Storage, parse_location
+from services.storage.objectstore import ObjectStorage, parse_location
 
-__all__ = ["LocalStorage", "ObjectStoreConfig", "S3Storage", "Storage", "open_storage"]
+__all__ = ["LocalStorage", "ObjectStorage", "ObjectStoreConfig", "Storage", "open_storage"]
 
 _SUPPORTED = "absolute path, file://, s3://bucket[/prefix], gs://bucket[/prefix]"
 
@@ -26,7 +26,7 @@ def open_storage(uri: str, config: ObjectStoreConfig | None = None) -> Storage:
     """Storage rooted at `uri`; raises InvalidArgument("storage_uri", …) for an unusable URI.
 
     `config` holds the object-store settings of the process (default: none set, so s3:// uses the
-    AWS default chain and gs:// anonymous access)."""
+    AWS default chain and gs:// Google's application default credentials)."""
     if not uri or "\x00" in uri:
         raise InvalidArgument("storage_uri", f"must be one of: {_SUPPORTED}")
     parsed = urllib.parse.urlsplit(uri)
@@ -45,7 +45,7 @@ def open_storage(uri: str, config: ObjectStoreConfig | None = None) -> Storage:
             raise InvalidArgument("storage_uri", f"file URI {uri!r} has no absolute path")
         return LocalStorage(path, file_uris=True)
     if parsed.scheme in ("s3", "gs"):
-        return S3Storage(parse_location(uri, "storage_uri"), config)
+        return ObjectStorage(parse_location(uri, "storage_uri"), config)
     raise InvalidArgument(
         "storage_uri", f"unsupported storage scheme {parsed.scheme!r} in {uri!r} (supported: {_SUPPORTED})"
     )

@@ -1,6 +1,6 @@
 """Seekable, read-only file objects over local files, HTTP(S) URLs and s3:// / gs:// objects.
 
-`open_ranged(uri)` reads lazily with ranged requests (HTTP `Range`, S3 GetObject `Range`), so that
+`open_ranged(uri)` reads lazily with ranged requests (HTTP `Range`, obstore ranged GETs), so that
 `zipfile.ZipFile(open_ranged(url))` transfers the central directory and the members it is asked for,
 not the whole archive. Reads go through one buffer: a fetch asks for at least `read_ahead` bytes, and
 the request size doubles while reads stay sequential (up to `_MAX_READ_AHEAD`), so streaming a large
@@ -24,9 +24,10 @@ import shutil
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from typing import IO, Any, NoReturn, Protocol, cast
+from typing import IO, Any, Protocol, cast
 
-import botocore.exceptions
+import obstore
+import obstore.exceptions
 import requests
 
 from libs.http import client, errors
@@ -38,7 +39,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.urls import public_url
-from services.storage import s3
+from services.storage import objectstore
 from services.storage.backend import StorageAccessDenied
 from services.storage.config import ObjectStoreConfig
 
@@ -158,51 +159,61 @@ class _HttpSource:
             self._session.close()
 
 
-class _S3Source:
-    def __init__(self, location: s3.BucketLocation, key: str, config: ObjectStoreConfig):
-        self._location = location
-        self._key = key
-        self.uri = location.uri(key)
-        self._client = s3.shared_client(location.scheme, config)
+class _Chunks:
+    """A stream of chunks as the `read()` shutil.copyfileobj calls."""
 
-    def _raise(self, exc: Exception) -> NoReturn:
-        """Re-raises `exc` as its error-table class (keeping it as the cause) when it is a store error."""
-        mapped = s3.translate(exc, bucket=self._location.bucket, uri=self.uri)
-        if mapped is None:
-            raise exc
-        raise mapped from exc
+    def __init__(self, chunks: Any):
+        self._chunks = iter(chunks)
+
+    def read(self, _size: int = -1) -> bytes:
+        return next(self._chunks, b"")
+
+
+class _StoreSource:
+    """An s3:// or gs:// object through the process's obstore store (stores.store_for)."""
+
+    def __init__(self, location: objectstore.BucketLocation, key: str, config: ObjectStoreConfig):
+        self._location = location
+        self._key = location.full_key(key)
+        self.uri = location.uri(key)
+        self._config = config
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """`function(store, key, …)` with store failures raised as error-table classes."""
+        try:
+            store = objectstore.store_for(self._location.scheme, self._location.bucket, self._config)
+            return function(store, self._key, *args, **kwargs)
+        except Exception as exc:
+            mapped = objectstore.translate(exc, bucket=self._location.bucket, uri=self.uri)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def get(self, start: int | None, length: int) -> _Answer | _Whole:
-        bucket, key = self._location.bucket, self._location.full_key(self._key)
-        try:
-            answer = self._client.get_object(Bucket=bucket, Key=key, Range=_range_header(start, length))
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
-                self._raise(exc)
-            # Past the end (or an empty object): the size comes from a HEAD.
+        wanted: Any = {"suffix": length} if start is None else (start, start + length)
+
+        def ranged(store: Any, key: str) -> _Answer | None:
             try:
-                size = self._client.head_object(Bucket=bucket, Key=key)["ContentLength"]
-            except Exception as head_exc:  # noqa: BLE001 - translated or re-raised as is
-                self._raise(head_exc)
-            return _Answer(start or 0, b"", int(size))
-        except Exception as exc:  # noqa: BLE001 - translated or re-raised as is
-            self._raise(exc)
-        body = answer["Body"]
-        if answer["ResponseMetadata"]["HTTPStatusCode"] == 200:
-            return _Whole(body, body.close)  # an S3 service that ignores Range
-        first, size = _parse_content_range(answer.get("ContentRange"))
-        if first is None or (start is not None and first != start):
-            body.close()
-            raise FailedPrecondition(f"{self.uri}: unusable Content-Range answer to a ranged request")
-        try:
-            return _Answer(first, body.read(length), size)
-        except Exception as exc:  # noqa: BLE001 - translated or re-raised as is
-            self._raise(exc)
-        finally:
-            body.close()
+                result = obstore.get(store, key, options={"range": wanted})
+                return _Answer(result.range[0], bytes(result.bytes()), result.meta["size"])
+            except obstore.exceptions.BaseError as exc:
+                # 416: past the end, or an empty object; "non-partial": a 200 to a ranged request
+                # (an empty object, or a store that ignores Range). The size tells which.
+                if objectstore.http_status(exc) == 416 or "non-partial" in str(exc):
+                    return None
+                raise
+
+        answer = self._call(ranged)
+        if answer is not None:
+            return answer
+        size = int(self._call(obstore.head)["size"])
+        if size == 0 or (start is not None and start >= size):
+            return _Answer(start or 0, b"", size)
+        whole = self._call(obstore.get)
+        return _Whole(_Chunks(whole.stream(min_chunk_size=_COPY_CHUNK)), lambda: None)
 
     def close(self) -> None:
-        pass  # the client is the process's shared one (s3.shared_client)
+        pass  # the store is the process's shared one
 
 
 class RangedFile(io.BufferedIOBase):
@@ -326,7 +337,7 @@ class RangedFile(io.BufferedIOBase):
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_COPY_CHUNK)  # noqa: SIM115 - kept open
         try:
             shutil.copyfileobj(whole.stream, spool, _COPY_CHUNK)
-        except (*_TRANSFER_ERRORS, botocore.exceptions.BotoCoreError) as exc:
+        except (*_TRANSFER_ERRORS, obstore.exceptions.BaseError) as exc:
             spool.close()
             raise Unavailable(f"{self.name}: transfer interrupted ({type(exc).__name__})") from exc
         finally:
@@ -371,13 +382,13 @@ def open_ranged(
             session=session,
         )
         return cast(IO[bytes], RangedFile(source, read_ahead=read_ahead))
-    if parsed.scheme in s3.SCHEMES:
-        location = s3.parse_location(uri, "uri")
+    if parsed.scheme in objectstore.SCHEMES:
+        location = objectstore.parse_location(uri, "uri")
         if not location.prefix:
             raise InvalidArgument("uri", f"{uri!r} names a bucket, not an object")
-        root = s3.BucketLocation(location.scheme, location.bucket)
-        s3_file = RangedFile(
-            _S3Source(root, location.prefix, config or ObjectStoreConfig()), read_ahead=read_ahead
+        root = objectstore.BucketLocation(location.scheme, location.bucket)
+        store_file = RangedFile(
+            _StoreSource(root, location.prefix, config or ObjectStoreConfig()), read_ahead=read_ahead
         )
-        return cast(IO[bytes], s3_file)
+        return cast(IO[bytes], store_file)
     raise InvalidArgument("uri", f"unsupported scheme {parsed.scheme!r} in {public_url(uri)!r}")

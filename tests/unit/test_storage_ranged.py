@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
-from support.s3server import S3Endpoint
+from support.httpserver import LocalHTTPServer, Response, serve_bytes
+from support.s3server import S3Endpoint, forwarding_proxy
 
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.storage.backend import StorageAccessDenied
@@ -183,33 +183,25 @@ def test_unusable_uris(uri: str) -> None:
 
 
 @pytest.fixture
-def counting_proxy(s3_endpoint: S3Endpoint, http: LocalHTTPServer) -> Iterator[LocalHTTPServer]:
+def counting_proxy(s3_endpoint: S3Endpoint) -> Iterator[LocalHTTPServer]:
     """Forwards every request to moto, so that the test can count the bytes an S3 client receives."""
-    session = requests.Session()
-
-    def forward(request: Request) -> Response:
-        query = urllib.parse.urlencode(request.query, doseq=True)
-        url = f"{s3_endpoint.url}{urllib.parse.quote(request.path)}" + (f"?{query}" if query else "")
-        headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
-        answer = session.request(request.method, url, headers=headers, data=request.body, timeout=10)
-        kept = {"content-range", "content-type", "etag", "last-modified", "accept-ranges", "content-length"}
-        headers = {name: value for name, value in answer.headers.items() if name.lower() in kept}
-        return Response(answer.status_code, answer.content, headers)
-
-    http.handler = forward
-    yield http
-    session.close()
+    with forwarding_proxy(s3_endpoint.url) as proxy:
+        yield proxy
 
 
-def test_zipfile_over_s3_reads_only_the_directory_and_the_member(
-    s3_endpoint: S3Endpoint, counting_proxy: LocalHTTPServer, archive: bytes
+@pytest.mark.parametrize("scheme", ["s3", "gs"])
+def test_zipfile_over_object_stores_reads_only_the_directory_and_the_member(
+    s3_endpoint: S3Endpoint, counting_proxy: LocalHTTPServer, archive: bytes, scheme: str
 ) -> None:
     bucket = s3_endpoint.new_bucket()
     client = s3_endpoint.client()
     client.put_object(Bucket=bucket, Key="products/S1A.zip", Body=archive)
     client.close()
-    config = s3_endpoint.config(s3_endpoint_url=counting_proxy.url)
-    with open_ranged(f"s3://{bucket}/products/S1A.zip", config) as remote, zipfile.ZipFile(remote) as zf:
+    config = s3_endpoint.config(s3_endpoint_url=counting_proxy.url, gs_endpoint_url=counting_proxy.url)
+    with (
+        open_ranged(f"{scheme}://{bucket}/products/S1A.zip", config) as remote,
+        zipfile.ZipFile(remote) as zf,
+    ):
         assert zf.read("SAFE/measurement/m22.tiff") == _member(archive, "SAFE/measurement/m22.tiff")
     assert 0 < counting_proxy.bytes_sent < len(archive) / 10
     assert all("range" in request.headers for request in counting_proxy.requests)

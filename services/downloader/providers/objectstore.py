@@ -3,7 +3,7 @@
 `GEOCUBE_DOWNLOADER_OBJECT_STORE_PREFIXES=s3://products/sentinel2/{YEAR}/{MONTH},gs://mirror/{MISSION_ID}`:
 each prefix (placeholders as for HTTP templates) is opened with `services.storage.open_storage`, so
 file:// roots work too, and `<scene>.zip` then `<scene>.SAFE.zip` are looked for below it. The object is
-copied by the storage backend (s3transfer for s3/gs: parallel ranged GETs) to a temporary name in the
+copied by the storage backend (obstore for s3/gs: one streamed GET) to a temporary name in the
 workdir, checked against the catalogue's size and checksums, renamed, then unarchived.
 Credentials are the object-store settings of the process (services/storage/config.py), never payloads.
 """
