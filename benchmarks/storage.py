@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
+
+import requests
 
 from services.storage import ObjectStoreConfig, open_storage
 
@@ -42,7 +43,7 @@ def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):  # bounded wait for the port to answer
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            requests.get(url + "/moto-api/", timeout=1).close()
             return server, url
         except OSError:
             time.sleep(0.1)
@@ -58,7 +59,7 @@ def main() -> None:
     server, url = _start_moto()
     try:
         bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        urllib.request.urlopen(urllib.request.Request(f"{url}/{bucket}", method="PUT"), timeout=10).close()
+        requests.put(f"{url}/{bucket}", timeout=10).raise_for_status()
         config = ObjectStoreConfig(
             s3_endpoint_url=url,
             s3_region="us-east-1",
