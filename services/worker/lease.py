@@ -34,6 +34,7 @@ from services.domain.models import Status
 from services.worker import convert, telemetry
 from services.worker.metrics import WorkerMetrics
 from services.worker.outcome import Outcome, outcome_for_error
+from services.worker.reporting import ReportSender
 from services.worker.status import CurrentTask, StatusBoard
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 # "nothing ready" before our deadline fires.
 _LEASE_CALL_MARGIN = 10.0
 _RPC_TIMEOUT = 10.0
+_FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +101,8 @@ class LeaseLoop:
     ):
         self._stub = tasks_pb2_grpc.TasksStub(channel)
         self._config = config
+        # The slots' reports share ReportResults calls (services/worker/reporting.py).
+        self.reports = ReportSender(self._stub, config.kind, config.worker_id, _RPC_TIMEOUT)
         self._handler = handler
         self._board = board
         self._metrics = metrics if metrics is not None else WorkerMetrics()
@@ -342,12 +346,9 @@ class LeaseLoop:
         extra = {"task_id": task.task_id}
         label = "temporary failure" if outcome.temporary else outcome.status.value
         for attempt in range(1, self._config.report_attempts + 1):
-            # Decided at each attempt: a draining worker claims nothing more.
-            request.lease_next = (
-                tasks_pb2.TASK_KIND_UNSPECIFIED if self._stopping.is_set() else self._config.kind
-            )
             try:
-                response = await self._stub.ReportResult(request, timeout=_RPC_TIMEOUT)
+                # Decided at each attempt: a draining worker claims nothing more.
+                answer, next_task = await self.reports.send(request, want_next=not self._stopping.is_set())
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
                     logger.warning(
@@ -362,12 +363,22 @@ class LeaseLoop:
                     return None
                 await asyncio.sleep(min(8.0, 2.0 ** (attempt - 1)))
                 continue
+            if answer.code == _FAILED_PRECONDITION:
+                logger.warning(
+                    "task %d: lease lost before the report (%s)", task.task_id, answer.message, extra=extra
+                )
+                return next_task
+            if answer.code != 0:  # refused as such (INVALID_ARGUMENT): sending it again cannot help
+                logger.error(
+                    "task %d: report of %s refused (%s)", task.task_id, label, answer.message, extra=extra
+                )
+                return next_task
             logger.info(
                 "task %d: reported %s%s%s",
                 task.task_id,
                 label,
                 ": " + outcome.message if outcome.message else "",
-                "" if response.applied else " (not applied by the workflow)",
+                "" if answer.applied else " (not applied by the workflow)",
                 extra=extra,
             )
             if outcome.after_report is not None:
@@ -376,5 +387,5 @@ class LeaseLoop:
                 except Exception:
                     # The result is committed: a failed clean-up only leaves files behind.
                     logger.exception("task %d: clean-up after the report failed", task.task_id, extra=extra)
-            return response.next_task if response.HasField("next_task") else None
+            return next_task
         return None
