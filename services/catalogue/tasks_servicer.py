@@ -11,6 +11,7 @@ from protos.ingester.v1 import tasks_pb2, tasks_pb2_grpc
 from services.catalogue.workflow.queue import Lease, TaskQueue
 from services.domain import models
 from services.domain import proto_convert as pc
+from services.runtime import logs, tracing
 from services.runtime.errors import IngesterError, InvalidArgument
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
                 raise InvalidArgument(
                     "worker_id", f"task {item.task_id} is leased by another worker: lease_next claims for it only"
                 )
-        return await self._queue.report(
-            item.task_id, item.lease_token, status or models.Status.RETRY, item.message, item.temporary,
-            holder=check_holder,
-        )
+        # Each result in its own task's trace and request id (a call carries several): what the tasks it
+        # releases remember. Run by gather as a task of its own, so nothing leaks to the other results.
+        with tracing.continued(item.traceparent), logs.bind(request_id=item.request_id):
+            return await self._queue.report(
+                item.task_id, item.lease_token, status or models.Status.RETRY, item.message, item.temporary,
+                holder=check_holder,
+            )

@@ -19,6 +19,7 @@ The tracer provider is process-global, as OpenTelemetry's API makes it; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -116,6 +117,19 @@ def current_traceparent() -> str:
 def context_from(traceparent: str) -> otel_context.Context:
     """The context a stored traceparent names (the empty context for "" or garbage)."""
     return propagate.extract({TRACEPARENT: traceparent} if traceparent else {})
+
+
+@contextlib.contextmanager
+def continued(traceparent: str) -> Iterator[None]:
+    """Makes the context `traceparent` names current until exit (nothing changes for "")."""
+    if not traceparent:
+        yield
+        return
+    token = otel_context.attach(context_from(traceparent))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def outgoing_metadata(metadata: Sequence[tuple[str, Any]] | None = None) -> list[tuple[str, Any]]:

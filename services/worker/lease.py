@@ -31,6 +31,7 @@ import grpc
 
 from protos.ingester.v1 import tasks_pb2, tasks_pb2_grpc
 from services.domain.models import Status
+from services.runtime import tracing
 from services.worker import convert, telemetry
 from services.worker.metrics import WorkerMetrics
 from services.worker.outcome import Outcome, outcome_for_error
@@ -342,6 +343,9 @@ class LeaseLoop:
             message=self._config.redact(outcome.message),
             temporary=outcome.temporary,
             worker_id=self._config.worker_id,
+            # The call may carry other tasks' results: this one's trace and request id go with it.
+            traceparent=tracing.current_traceparent(),
+            request_id=task.request_id,
         )
         extra = {"task_id": task.task_id}
         label = "temporary failure" if outcome.temporary else outcome.status.value

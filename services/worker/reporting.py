@@ -56,6 +56,9 @@ class ReportSender:
         """The outcome of `request` and, with `want_next`, the next task leased for the caller, if one was
         ready. Raises grpc.aio.AioRpcError when the call carrying it failed as a whole."""
         answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        if self._single:  # sent from the caller's own context: the call's metadata carries its trace
+            await self._call_single(_Pending(request, want_next, answer))
+            return await answer
         self._waiting.append(_Pending(request, want_next, answer))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="report-sender")

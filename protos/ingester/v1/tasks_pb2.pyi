@@ -92,7 +92,7 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, lease_expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ReportResultRequest(_message.Message):
-    __slots__ = ("task_id", "lease_token", "status", "message", "temporary", "lease_next", "worker_id")
+    __slots__ = ("task_id", "lease_token", "status", "message", "temporary", "lease_next", "worker_id", "traceparent", "request_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     LEASE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,8 @@ class ReportResultRequest(_message.Message):
     TEMPORARY_FIELD_NUMBER: _ClassVar[int]
     LEASE_NEXT_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: int
     lease_token: str
     status: _types_pb2.Status
@@ -107,7 +109,9 @@ class ReportResultRequest(_message.Message):
     temporary: bool
     lease_next: TaskKind
     worker_id: str
-    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.Status, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ..., lease_next: _Optional[_Union[TaskKind, str]] = ..., worker_id: _Optional[str] = ...) -> None: ...
+    traceparent: str
+    request_id: str
+    def __init__(self, task_id: _Optional[int] = ..., lease_token: _Optional[str] = ..., status: _Optional[_Union[_types_pb2.Status, str]] = ..., message: _Optional[str] = ..., temporary: _Optional[bool] = ..., lease_next: _Optional[_Union[TaskKind, str]] = ..., worker_id: _Optional[str] = ..., traceparent: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReportResultResponse(_message.Message):
     __slots__ = ("applied", "next_task")
