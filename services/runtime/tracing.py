@@ -31,6 +31,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime import logs
+from services.runtime.handler_cache import HandlerCache
 
 logger = logging.getLogger(__name__)
 
@@ -175,24 +176,34 @@ def final_code(context: grpc.aio.ServicerContext, exc: BaseException | None) -> 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Continues the caller's trace (a SERVER span per RPC) and binds its request id to the log context."""
 
+    def __init__(self) -> None:
+        self._wrapped = HandlerCache()
+
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """Built once per method (HandlerCache): what varies per call is read from the call's context."""
         inner = handler.unary_unary
-        method: str = handler_call_details.method
-        metadata = {key: value for key, value in handler_call_details.invocation_metadata or ()}
-        request_id = str(metadata.get(REQUEST_ID_KEY, ""))[:128]
+        untraced_root = method.startswith(_UNTRACED_ROOTS)
+        service, _, name = method.lstrip("/").partition("/")
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            parent = propagate.extract({k: v for k, v in metadata.items() if k in _PROPAGATED})
-            traced = trace.get_current_span(parent).get_span_context().is_valid or not method.startswith(
-                _UNTRACED_ROOTS
-            )
+            carrier: dict[str, str] = {}
+            request_id = ""
+            for key, value in context.invocation_metadata() or ():
+                if key in _PROPAGATED:
+                    carrier[key] = str(value)
+                elif key == REQUEST_ID_KEY:
+                    request_id = str(value)[:128]
+            parent = propagate.extract(carrier)
+            traced = not untraced_root or trace.get_current_span(parent).get_span_context().is_valid
             if not traced:
                 with logs.bind(request_id=request_id):
                     return await inner(request, context)
-            service, _, name = method.lstrip("/").partition("/")
             with (
                 tracer.start_as_current_span(
                     method.lstrip("/"),
