@@ -56,6 +56,41 @@ async def insert_scene(
     return row[0] if row else None
 
 
+async def insert_scenes(
+    conn: Conn, aoi: str, scenes: list[tuple[str, models.SceneAttrs]], retry: int
+) -> dict[str, int]:
+    """`insert_scene` for many (source id, data) in one statement, ids given in the list's order; the
+    scenes the AOI already has are skipped (absent from the answer: source id -> new id)."""
+    if not scenes:
+        return {}
+    cur = await conn.execute(
+        "INSERT INTO scene (aoi_id, status, source_id, data, retry_countdown)"
+        " SELECT %s, 'PENDING', i.source_id, i.data, %s"
+        " FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS i(source_id, data, ord) ORDER BY i.ord"
+        " ON CONFLICT (aoi_id, source_id) DO NOTHING RETURNING id, source_id",
+        (aoi, retry, [source_id for source_id, _ in scenes],
+         [Jsonb(codec.scene_data_to_json(data)) for _, data in scenes]),
+    )
+    return {source_id: scene_id for scene_id, source_id in await cur.fetchall()}
+
+
+async def insert_tiles(
+    conn: Conn, tiles: list[tuple[int, str, models.TileAttrs]], retry: int
+) -> None:
+    """`insert_tile` without previous nor reference for many (scene id, source id, data), one statement,
+    ids in the list's order."""
+    if not tiles:
+        return
+    await conn.execute(
+        "INSERT INTO tile (scene_id, status, source_id, data, retry_countdown)"
+        " SELECT i.scene_id, 'NEW', i.source_id, i.data, %s"
+        " FROM unnest(%s::int[], %s::text[], %s::jsonb[]) WITH ORDINALITY AS i(scene_id, source_id, data, ord)"
+        " ORDER BY i.ord",
+        (retry, [t[0] for t in tiles], [t[1] for t in tiles],
+         [Jsonb(codec.tile_data_to_json(t[2])) for t in tiles]),
+    )
+
+
 async def find_tile_id(
     conn: Conn, aoi: str, scene_source_id: str, tile_source_id: str
 ) -> tuple[int, str] | None:
