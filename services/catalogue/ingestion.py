@@ -98,25 +98,25 @@ class RegistryRecords:
 
     async def attach(self, conn: Any, area: models.Area, scenes: Sequence[models.CatalogScene]) -> list[str]:
         records = await registry.records_by_name(conn, [s.source_id for s in scenes])
-        for scene in scenes:
-            await _attach_record(conn, scene, records.get(scene.source_id, []))
+        missing = [scene for scene in scenes if not _attach_record(scene, records.get(scene.source_id, []))]
+        # One statement for all the new records (one round trip per scene before).
+        ids = await registry.create_records(conn, [(s.source_id, s.data.date, s.tags, s.wkt) for s in missing])
+        for scene, record_id in zip(missing, ids, strict=True):
+            scene.data.record_id = record_id
         return []
 
     async def discard(self, record_ids: Sequence[str]) -> None:
         return None
 
 
-async def _attach_record(conn: Any, scene: models.CatalogScene, candidates: list[registry.Record]) -> None:
+def _attach_record(scene: models.CatalogScene, candidates: list[registry.Record]) -> bool:
+    """Gives the scene its existing record; False when a record must be created for it."""
     for record in candidates:
         tags = {k: v for k, v in record.tags.items() if k != "processingDate"}
         if record.time == scene.data.date and tags == scene.tags:
             scene.data.record_id = record.id
-            return
-    if scene.data.record_id:
-        return  # an uploaded scene keeps the record it names
-    scene.data.record_id = await registry.create_record(
-        conn, scene.source_id, scene.data.date, scene.tags, scene.wkt
-    )
+            return True
+    return bool(scene.data.record_id)  # an uploaded scene keeps the record it names
 
 
 async def ingested_tiles(pool: AsyncConnectionPool[Any], aoi: str) -> list[IngestedTile]:

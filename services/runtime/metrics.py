@@ -24,6 +24,7 @@ from google.protobuf import descriptor_pool
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.handler_cache import HandlerCache
 from services.runtime.tracing import final_code
 
 logger = logging.getLogger(__name__)
@@ -76,13 +77,16 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: RpcMetrics):
         self._metrics = metrics
+        self._wrapped = HandlerCache()
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
-        method = handler_call_details.method
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()

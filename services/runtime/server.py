@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.runtime import errors, metrics, request_checks, tracing
 from services.runtime.auth import ServerSecurity
+from services.runtime.handler_cache import HandlerCache
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,16 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, translate: Translator | None = None):
         self._translate = translate
+        self._wrapped = HandlerCache()
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary
-        method = handler_call_details.method
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:

@@ -19,9 +19,10 @@ The tracer provider is process-global, as OpenTelemetry's API makes it; nothing 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -31,6 +32,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from services.runtime import logs
+from services.runtime.handler_cache import HandlerCache
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +121,19 @@ def context_from(traceparent: str) -> otel_context.Context:
     return propagate.extract({TRACEPARENT: traceparent} if traceparent else {})
 
 
+@contextlib.contextmanager
+def continued(traceparent: str) -> Iterator[None]:
+    """Makes the context `traceparent` names current until exit (nothing changes for "")."""
+    if not traceparent:
+        yield
+        return
+    token = otel_context.attach(context_from(traceparent))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def outgoing_metadata(metadata: Sequence[tuple[str, Any]] | None = None) -> list[tuple[str, Any]]:
     """`metadata` plus the trace context and the bound request id, unless it carries them already."""
     result = list(metadata or ())
@@ -162,24 +177,34 @@ def final_code(context: grpc.aio.ServicerContext, exc: BaseException | None) -> 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Continues the caller's trace (a SERVER span per RPC) and binds its request id to the log context."""
 
+    def __init__(self) -> None:
+        self._wrapped = HandlerCache()
+
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """Built once per method (HandlerCache): what varies per call is read from the call's context."""
         inner = handler.unary_unary
-        method: str = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        request_id = str(metadata.get(REQUEST_ID_KEY, ""))[:128]
+        untraced_root = method.startswith(_UNTRACED_ROOTS)
+        service, _, name = method.lstrip("/").partition("/")
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            parent = propagate.extract({k: v for k, v in metadata.items() if k in _PROPAGATED})
-            traced = trace.get_current_span(parent).get_span_context().is_valid or not method.startswith(
-                _UNTRACED_ROOTS
-            )
+            carrier: dict[str, str] = {}
+            request_id = ""
+            for key, value in context.invocation_metadata() or ():
+                if key in _PROPAGATED:
+                    carrier[key] = str(value)
+                elif key == REQUEST_ID_KEY:
+                    request_id = str(value)[:128]
+            parent = propagate.extract(carrier)
+            traced = not untraced_root or trace.get_current_span(parent).get_span_context().is_valid
             if not traced:
                 with logs.bind(request_id=request_id):
                     return await inner(request, context)
-            service, _, name = method.lstrip("/").partition("/")
             with (
                 tracer.start_as_current_span(
                     method.lstrip("/"),

@@ -392,7 +392,7 @@ def test_processor_killed_between_indexing_and_report(
 
     stack = Stack(services, pg_dsn, tmp_path, scenes=3)
     catalogue = stack.start_catalogue()
-    with HoldingProxy(stack.catalogue_address, hold="/ingester.v1.Tasks/ReportResult") as proxy:
+    with HoldingProxy(stack.catalogue_address, hold="/ingester.v1.Tasks/ReportResults") as proxy:
         stack.start_worker("downloader")
         doomed = stack.start_worker("processor", concurrency=1, catalogue_address=proxy.address)
         stack.start_gateway()

@@ -267,10 +267,10 @@ async def test_every_process_counts_its_work_on_its_metrics_endpoint(
 
     # Catalogue: RPCs by method and code, leases, results; the queue is empty again once all is DONE.
     assert moved("catalogue", "grpc_server_handled_total", grpc_service="ingester.v1.Tasks",
-                 grpc_method="ReportResult", grpc_code="OK") == 2  # the scene, then its tile
+                 grpc_method="ReportResults", grpc_code="OK") == 2  # the scene, then its tile
     assert moved("catalogue", "grpc_server_handled_total", grpc_service="ingester.v1.Catalogue",
                  grpc_method="GetScene", grpc_code="NOT_FOUND") == 1
-    assert moved("catalogue", "grpc_server_handling_seconds_count", grpc_method="ReportResult") == 2
+    assert moved("catalogue", "grpc_server_handling_seconds_count", grpc_method="ReportResults") == 2
     assert moved("catalogue", "geocube_tasks_leased_total", kind="download") == 1
     assert moved("catalogue", "geocube_tasks_leased_total", kind="process") == 1
     assert moved("catalogue", "geocube_task_results_total", status="DONE") == 2
@@ -380,11 +380,14 @@ async def test_one_trace_spans_the_request_the_catalogue_and_both_workers(
     # descends from the report's catalogue span: one trace from the HTTP request to the last tile.
     assert any(span.parent and span.parent.span_id == download.context.span_id
                for span in by_name["graph step python/extract_s2.py"])
-    reports = [span for span in by_name["ingester.v1.Tasks/ReportResult"]
+    reports = [span for span in by_name["ingester.v1.Tasks/ReportResults"]
                if span.parent is not None and span.parent.span_id == download.context.span_id]
     assert len(reports) == 1
+    # One ReportResults call may carry the results of several tasks: each result carries its own trace
+    # context (ReportResultRequest.traceparent), and the tile's task descends from the download's span.
     (process,) = by_name["task process"]
-    assert process.parent is not None and process.parent.span_id == reports[0].context.span_id
+    assert process.parent is not None and process.parent.span_id == download.context.span_id
+    assert process.context.trace_id == request.context.trace_id
     assert any(span.parent and span.parent.span_id == process.context.span_id
                for span in by_name["graph step /bin/true"])
 

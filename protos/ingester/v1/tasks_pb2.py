@@ -27,15 +27,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from protos.ingester.v1 import types_pb2 as protos_dot_ingester_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/ingester/v1/tasks.proto\x12\x0bingester.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/ingester/v1/types.proto\"s\n\x10LeaseTaskRequest\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"0\n\x0b\x44ownloadJob\x12!\n\x05scene\x18\x01 \x01(\x0b\x32\x12.ingester.v1.Scene\"x\n\nProcessJob\x12\x1f\n\x04tile\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Tile\x12#\n\x08previous\x18\x02 \x01(\x0b\x32\x11.ingester.v1.Tile\x12$\n\treference\x18\x03 \x01(\x0b\x32\x11.ingester.v1.Tile\"\x9f\x02\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x31\n\rlease_expires\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12,\n\x08\x64ownload\x18\x06 \x01(\x0b\x32\x18.ingester.v1.DownloadJobH\x00\x12*\n\x07process\x18\x07 \x01(\x0b\x32\x17.ingester.v1.ProcessJobH\x00\x12\x13\n\x0btraceparent\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\tB\x05\n\x03job\"4\n\x11LeaseTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Task\"J\n\x10HeartbeatRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\t\"F\n\x11HeartbeatResponse\x12\x31\n\rlease_expires\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x13ReportResultRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12#\n\x06status\x18\x03 \x01(\x0e\x32\x13.ingester.v1.Status\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\ttemporary\x18\x05 \x01(\x08\x12)\n\nlease_next\x18\x06 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tworker_id\x18\x07 \x01(\t\"M\n\x14ReportResultResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12$\n\tnext_task\x18\x02 \x01(\x0b\x32\x11.ingester.v1.Task*T\n\x08TaskKind\x12\x19\n\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_KIND_DOWNLOAD\x10\x01\x12\x15\n\x11TASK_KIND_PROCESS\x10\x02\x32\xf4\x01\n\x05Tasks\x12J\n\tLeaseTask\x12\x1d.ingester.v1.LeaseTaskRequest\x1a\x1e.ingester.v1.LeaseTaskResponse\x12J\n\tHeartbeat\x12\x1d.ingester.v1.HeartbeatRequest\x1a\x1e.ingester.v1.HeartbeatResponse\x12S\n\x0cReportResult\x12 .ingester.v1.ReportResultRequest\x1a!.ingester.v1.ReportResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eprotos/ingester/v1/tasks.proto\x12\x0bingester.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1eprotos/ingester/v1/types.proto\"s\n\x10LeaseTaskRequest\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"0\n\x0b\x44ownloadJob\x12!\n\x05scene\x18\x01 \x01(\x0b\x32\x12.ingester.v1.Scene\"x\n\nProcessJob\x12\x1f\n\x04tile\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Tile\x12#\n\x08previous\x18\x02 \x01(\x0b\x32\x11.ingester.v1.Tile\x12$\n\treference\x18\x03 \x01(\x0b\x32\x11.ingester.v1.Tile\"\x9f\x02\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x31\n\rlease_expires\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x04kind\x18\x04 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12,\n\x08\x64ownload\x18\x06 \x01(\x0b\x32\x18.ingester.v1.DownloadJobH\x00\x12*\n\x07process\x18\x07 \x01(\x0b\x32\x17.ingester.v1.ProcessJobH\x00\x12\x13\n\x0btraceparent\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\tB\x05\n\x03job\"4\n\x11LeaseTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x11.ingester.v1.Task\"J\n\x10HeartbeatRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12\x10\n\x08progress\x18\x03 \x01(\t\"F\n\x11HeartbeatResponse\x12\x31\n\rlease_expires\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xeb\x01\n\x13ReportResultRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\x03\x12\x13\n\x0blease_token\x18\x02 \x01(\t\x12#\n\x06status\x18\x03 \x01(\x0e\x32\x13.ingester.v1.Status\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\ttemporary\x18\x05 \x01(\x08\x12)\n\nlease_next\x18\x06 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tworker_id\x18\x07 \x01(\t\x12\x13\n\x0btraceparent\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\"M\n\x14ReportResultResponse\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12$\n\tnext_task\x18\x02 \x01(\x0b\x32\x11.ingester.v1.Task\"\x87\x01\n\x11LeaseTasksRequest\x12#\n\x04kind\x18\x01 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tworker_id\x18\x02 \x01(\t\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tmax_tasks\x18\x04 \x01(\x05\"6\n\x12LeaseTasksResponse\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.ingester.v1.Task\"\x9a\x01\n\x14ReportResultsRequest\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .ingester.v1.ReportResultRequest\x12)\n\nlease_next\x18\x02 \x01(\x0e\x32\x15.ingester.v1.TaskKind\x12\x11\n\tlease_max\x18\x03 \x01(\x05\x12\x11\n\tworker_id\x18\x04 \x01(\t\"?\n\rReportOutcome\x12\x0f\n\x07\x61pplied\x18\x01 \x01(\x08\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\"l\n\x15ReportResultsResponse\x12,\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1a.ingester.v1.ReportOutcome\x12%\n\nnext_tasks\x18\x02 \x03(\x0b\x32\x11.ingester.v1.Task*T\n\x08TaskKind\x12\x19\n\x15TASK_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_KIND_DOWNLOAD\x10\x01\x12\x15\n\x11TASK_KIND_PROCESS\x10\x02\x32\x9b\x03\n\x05Tasks\x12J\n\tLeaseTask\x12\x1d.ingester.v1.LeaseTaskRequest\x1a\x1e.ingester.v1.LeaseTaskResponse\x12J\n\tHeartbeat\x12\x1d.ingester.v1.HeartbeatRequest\x1a\x1e.ingester.v1.HeartbeatResponse\x12S\n\x0cReportResult\x12 .ingester.v1.ReportResultRequest\x1a!.ingester.v1.ReportResultResponse\x12M\n\nLeaseTasks\x12\x1e.ingester.v1.LeaseTasksRequest\x1a\x1f.ingester.v1.LeaseTasksResponse\x12V\n\rReportResults\x12!.ingester.v1.ReportResultsRequest\x1a\".ingester.v1.ReportResultsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'protos.ingester.v1.tasks_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKKIND']._serialized_start=1201
-  _globals['_TASKKIND']._serialized_end=1285
+  _globals['_TASKKIND']._serialized_start=1768
+  _globals['_TASKKIND']._serialized_end=1852
   _globals['_LEASETASKREQUEST']._serialized_start=144
   _globals['_LEASETASKREQUEST']._serialized_end=259
   _globals['_DOWNLOADJOB']._serialized_start=261
@@ -51,9 +51,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEATRESPONSE']._serialized_start=853
   _globals['_HEARTBEATRESPONSE']._serialized_end=923
   _globals['_REPORTRESULTREQUEST']._serialized_start=926
-  _globals['_REPORTRESULTREQUEST']._serialized_end=1120
-  _globals['_REPORTRESULTRESPONSE']._serialized_start=1122
-  _globals['_REPORTRESULTRESPONSE']._serialized_end=1199
-  _globals['_TASKS']._serialized_start=1288
-  _globals['_TASKS']._serialized_end=1532
+  _globals['_REPORTRESULTREQUEST']._serialized_end=1161
+  _globals['_REPORTRESULTRESPONSE']._serialized_start=1163
+  _globals['_REPORTRESULTRESPONSE']._serialized_end=1240
+  _globals['_LEASETASKSREQUEST']._serialized_start=1243
+  _globals['_LEASETASKSREQUEST']._serialized_end=1378
+  _globals['_LEASETASKSRESPONSE']._serialized_start=1380
+  _globals['_LEASETASKSRESPONSE']._serialized_end=1434
+  _globals['_REPORTRESULTSREQUEST']._serialized_start=1437
+  _globals['_REPORTRESULTSREQUEST']._serialized_end=1591
+  _globals['_REPORTOUTCOME']._serialized_start=1593
+  _globals['_REPORTOUTCOME']._serialized_end=1656
+  _globals['_REPORTRESULTSRESPONSE']._serialized_start=1658
+  _globals['_REPORTRESULTSRESPONSE']._serialized_end=1766
+  _globals['_TASKS']._serialized_start=1855
+  _globals['_TASKS']._serialized_end=2266
 # @@protoc_insertion_point(module_scope)

@@ -49,6 +49,16 @@ class TasksStub:
                 request_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultRequest.SerializeToString,
                 response_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultResponse.FromString,
                 _registered_method=True)
+        self.LeaseTasks = channel.unary_unary(
+                '/ingester.v1.Tasks/LeaseTasks',
+                request_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksResponse.FromString,
+                _registered_method=True)
+        self.ReportResults = channel.unary_unary(
+                '/ingester.v1.Tasks/ReportResults',
+                request_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsRequest.SerializeToString,
+                response_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsResponse.FromString,
+                _registered_method=True)
 
 
 class TasksServicer:
@@ -78,6 +88,24 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LeaseTasks(self, request, context):
+        """LeaseTask for up to `max_tasks` tasks in one call: claimed in one statement, answered together.
+        Long-polls like LeaseTask until at least one task is ready.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportResults(self, request, context):
+        """ReportResult for several leases in one call: each result is applied and answered on its own (a
+        refused one does not refuse the others), the DONE ones share one database transaction. Optionally
+        claims up to `lease_max` next tasks for the reporting worker. Per-result refusals are data
+        (ReportOutcome.code); an RPC error means nothing was recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TasksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +123,16 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.ReportResult,
                     request_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultRequest.FromString,
                     response_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultResponse.SerializeToString,
+            ),
+            'LeaseTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaseTasks,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksResponse.SerializeToString,
+            ),
+            'ReportResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportResults,
+                    request_deserializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsRequest.FromString,
+                    response_serializer=protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +216,60 @@ class Tasks:
             '/ingester.v1.Tasks/ReportResult',
             protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultRequest.SerializeToString,
             protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaseTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Tasks/LeaseTasks',
+            protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_tasks__pb2.LeaseTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ingester.v1.Tasks/ReportResults',
+            protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsRequest.SerializeToString,
+            protos_dot_ingester_dot_v1_dot_tasks__pb2.ReportResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

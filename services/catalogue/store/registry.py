@@ -159,6 +159,23 @@ async def create_record(conn: Conn, name: str, time: dt.datetime, tags: dict[str
     return str(row[0])
 
 
+async def create_records(
+    conn: Conn, records: list[tuple[str, dt.datetime, dict[str, str], str]]
+) -> list[str]:
+    """`create_record` for many (name, time, tags, aoi_wkt) in one statement; their ids, in order (made
+    here, random as the column's default, so that no RETURNING order has to be trusted)."""
+    if not records:
+        return []
+    ids = [uuid.uuid4() for _ in records]
+    await conn.execute(
+        "INSERT INTO record (id, name, time, tags, aoi_wkt)"
+        " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::text[])",
+        (ids, [r[0] for r in records], [r[1] for r in records], [Jsonb(r[2]) for r in records],
+         [r[3] for r in records]),
+    )
+    return [str(record_id) for record_id in ids]
+
+
 async def index_dataset(conn: Conn, d: Dataset) -> bool:
     """Indexes a dataset; False if the same (record, instance, uri) is already indexed."""
     try:

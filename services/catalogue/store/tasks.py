@@ -83,9 +83,23 @@ async def queue_process(conn: Conn, tile_ids: list[int]) -> None:
     await conn.execute("SELECT pg_notify(%s, 'process')", (CHANNEL,))
 
 
-async def claim(conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds: float) -> LeasedTask | None:
-    """Leases the oldest queued task of `kind`; SKIP LOCKED lets concurrent claims (any replica) pass each
-    other without ever handing one task to two workers.
+@dataclasses.dataclass
+class Claim:
+    tasks: list[LeasedTask]  # by id
+    next_expiry: dt.datetime | None  # earliest lease expiry of `kind` before the claim
+    expired: bool  # a lease of `kind` had expired: nothing was claimed, reclaim it first
+
+
+async def claim(
+    conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds: float, limit: int = 1,
+    unless_expired: bool = True,
+) -> Claim:
+    """Leases the `limit` oldest queued tasks of `kind` in one statement; SKIP LOCKED lets concurrent
+    claims (any replica) pass each other without ever handing one task to two workers.
+
+    With `unless_expired`, nothing is claimed while a lease of `kind` has expired (`expired` says so):
+    the caller takes those back first, as it did with a query of its own before every claim; the check
+    and the earliest expiry (for a long-poll's wake-up) ride on the claim's round trip.
 
     The claiming transaction commits without waiting for its WAL flush (synchronous_commit off for it
     alone, set by the same statement: no round trip). A lease need not survive a power cut: lost, its
@@ -93,18 +107,24 @@ async def claim(conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds
     after any lost lease (the work is redone). Once a report under it commits, the lease is durable too:
     the WAL is flushed in order. Reports keep synchronous commits (workflow/group_commit.py)."""
     cur = await conn.execute(
-        "WITH no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
-        " UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
-        " lease_expires = now() + make_interval(secs => %s), worker_id = %s, attempts = attempts + 1,"
-        " progress = ''"
-        " FROM no_flush_wait"
-        " WHERE id = (SELECT id FROM task WHERE kind = %s AND state = 'queued' ORDER BY id"
-        " LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        f" RETURNING {', '.join('task.' + c for c in _COLUMNS.split(', '))}",
-        (lease_seconds, worker_id, kind.value),
+        "WITH soonest AS (SELECT min(lease_expires) AS expiry FROM task WHERE kind = %(kind)s"
+        " AND state = 'leased'),"
+        " due AS (SELECT %(check)s AND coalesce(expiry < now(), false) AS expired FROM soonest),"
+        " picked AS (SELECT id FROM task WHERE kind = %(kind)s AND state = 'queued'"
+        " AND NOT (SELECT expired FROM due) ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
+        " no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true)),"
+        " claimed AS (UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
+        " lease_expires = now() + make_interval(secs => %(secs)s), worker_id = %(worker)s,"
+        " attempts = attempts + 1, progress = ''"
+        " FROM picked, no_flush_wait WHERE task.id = picked.id"
+        f" RETURNING {', '.join('task.' + c for c in _COLUMNS.split(', '))})"
+        " SELECT s.expiry, d.expired, c.* FROM soonest s CROSS JOIN due d LEFT JOIN claimed c ON true",
+        {"kind": kind.value, "check": unless_expired, "limit": max(limit, 1), "secs": lease_seconds,
+         "worker": worker_id},
     )
-    row = await cur.fetchone()
-    return _task(row) if row else None
+    rows = await cur.fetchall()
+    claimed = sorted((_task(row[2:]) for row in rows if row[2] is not None), key=lambda t: t.id)
+    return Claim(claimed, rows[0][0], bool(rows[0][1]))
 
 
 async def first_expired(conn: Conn, kind: models.TaskKind) -> int | None:

@@ -56,6 +56,41 @@ async def insert_scene(
     return row[0] if row else None
 
 
+async def insert_scenes(
+    conn: Conn, aoi: str, scenes: list[tuple[str, models.SceneAttrs]], retry: int
+) -> dict[str, int]:
+    """`insert_scene` for many (source id, data) in one statement, ids given in the list's order; the
+    scenes the AOI already has are skipped (absent from the answer: source id -> new id)."""
+    if not scenes:
+        return {}
+    cur = await conn.execute(
+        "INSERT INTO scene (aoi_id, status, source_id, data, retry_countdown)"
+        " SELECT %s, 'PENDING', i.source_id, i.data, %s"
+        " FROM unnest(%s::text[], %s::jsonb[]) WITH ORDINALITY AS i(source_id, data, ord) ORDER BY i.ord"
+        " ON CONFLICT (aoi_id, source_id) DO NOTHING RETURNING id, source_id",
+        (aoi, retry, [source_id for source_id, _ in scenes],
+         [Jsonb(codec.scene_data_to_json(data)) for _, data in scenes]),
+    )
+    return {source_id: scene_id for scene_id, source_id in await cur.fetchall()}
+
+
+async def insert_tiles(
+    conn: Conn, tiles: list[tuple[int, str, models.TileAttrs]], retry: int
+) -> None:
+    """`insert_tile` without previous nor reference for many (scene id, source id, data), one statement,
+    ids in the list's order."""
+    if not tiles:
+        return
+    await conn.execute(
+        "INSERT INTO tile (scene_id, status, source_id, data, retry_countdown)"
+        " SELECT i.scene_id, 'NEW', i.source_id, i.data, %s"
+        " FROM unnest(%s::int[], %s::text[], %s::jsonb[]) WITH ORDINALITY AS i(scene_id, source_id, data, ord)"
+        " ORDER BY i.ord",
+        (retry, [t[0] for t in tiles], [t[1] for t in tiles],
+         [Jsonb(codec.tile_data_to_json(t[2])) for t in tiles]),
+    )
+
+
 async def find_tile_id(
     conn: Conn, aoi: str, scene_source_id: str, tile_source_id: str
 ) -> tuple[int, str] | None:
@@ -113,17 +148,24 @@ async def get_tile(
 async def get_tile_with_links(conn: Conn, tile_id: int) -> dict[int, models.Tile]:
     """The tile, its previous and its reference tile, each with its scene, by id, in two round trips:
     a process task's lease needs all three (one query per tile and per scene before)."""
+    return await get_tiles_with_links(conn, [tile_id])
+
+
+async def get_tiles_with_links(conn: Conn, tile_ids: list[int]) -> dict[int, models.Tile]:
+    """`get_tile_with_links` for several tiles, still in two round trips (a lease of several tasks)."""
     cur = await conn.execute(
         f"SELECT {codec.TILE_COLUMNS} FROM tile t"
-        " WHERE t.id IN (SELECT unnest(ARRAY[x.id, x.prev, x.ref]) FROM tile x WHERE x.id = %s)",
-        (tile_id,),
+        " WHERE t.id IN (SELECT unnest(ARRAY[x.id, x.prev, x.ref]) FROM tile x WHERE x.id = ANY(%s))",
+        (tile_ids,),
     )
     rows = await cur.fetchall()
-    cur = await conn.execute(
-        f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE s.id = ANY(%s)", (list({row[2] for row in rows}),)
-    )
-    scenes = {scene.id: scene for scene in map(codec.scene_from_row, await cur.fetchall())}
+    scenes = await get_scenes(conn, list({row[2] for row in rows}))
     return {row[0]: codec.tile_from_row(row, scenes.get(row[2])) for row in rows}
+
+
+async def get_scenes(conn: Conn, scene_ids: list[int]) -> dict[int, models.Scene]:
+    cur = await conn.execute(f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE s.id = ANY(%s)", (scene_ids,))
+    return {scene.id: scene for scene in map(codec.scene_from_row, await cur.fetchall())}
 
 
 async def list_scenes(conn: Conn, aoi: str, status: str | None, page: int, limit: int) -> list[models.Scene]:

@@ -123,20 +123,27 @@ class TaskQueue:
         self.batcher = ReportBatcher(pool)
 
     async def lease(self, kind: models.TaskKind, worker_id: str, wait: float) -> Lease | None:
+        leases = await self.lease_many(kind, worker_id, wait, 1)
+        return leases[0] if leases else None
+
+    async def lease_many(
+        self, kind: models.TaskKind, worker_id: str, wait: float, limit: int
+    ) -> list[Lease]:
+        """Up to `limit` tasks, claimed together; long-polls up to `wait` until at least one is ready."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(wait, 0.0)
         while True:
             if self._notifier.closing:
-                return None  # stopping: the worker asks again, and reaches a running replica
+                return []  # stopping: the worker asks again, and reaches a running replica
             event = self._notifier.event(kind)  # taken before the claim: no wake-up can be missed
-            lease, next_expiry = await self._try_lease(kind, worker_id)
-            if lease is not None:
+            leases, next_expiry = await self._try_lease(kind, worker_id, limit)
+            if leases:
                 if self._metrics is not None:
-                    self._metrics.leased.labels(kind.value).inc()
-                return lease
+                    self._metrics.leased.labels(kind.value).inc(len(leases))
+                return leases
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return None
+                return []
             if next_expiry is not None:
                 until_expiry = (next_expiry - dt.datetime.now(dt.UTC)).total_seconds()
                 remaining = min(remaining, max(until_expiry, 0.0) + 0.01)
@@ -146,14 +153,29 @@ class TaskQueue:
                 pass
 
     async def _try_lease(
-        self, kind: models.TaskKind, worker_id: str
-    ) -> tuple[Lease | None, dt.datetime | None]:
-        async with self._pool.connection() as conn, conn.transaction():
-            await self._reclaim_expired(conn, kind)
-            task = await tasks.claim(conn, kind, worker_id, self.lease_seconds)
-            if task is None:
-                return None, await tasks.next_expiry(conn, kind)
-            return await self._load(conn, task), None
+        self, kind: models.TaskKind, worker_id: str, limit: int
+    ) -> tuple[list[Lease], dt.datetime | None]:
+        async with self._pool.connection() as conn:
+            # The common case in one round trip: the claim (which also tells whether a lease expired)
+            # commits on its own, then the leased items are read, outside any transaction (the task rows
+            # are ours now; BEGIN and COMMIT were two of the five round trips of a lease).
+            await conn.set_autocommit(True)
+            try:
+                claim = await tasks.claim(conn, kind, worker_id, self.lease_seconds, limit)
+                if claim.tasks:
+                    return await self._load(conn, claim.tasks), None
+            finally:
+                await conn.set_autocommit(False)
+            if not claim.expired:
+                return [], claim.next_expiry
+            async with conn.transaction():
+                await self._reclaim_expired(conn, kind)
+                claim = await tasks.claim(
+                    conn, kind, worker_id, self.lease_seconds, limit, unless_expired=False
+                )
+                if not claim.tasks:
+                    return [], await tasks.next_expiry(conn, kind)
+                return await self._load(conn, claim.tasks), None
 
     async def _reclaim_expired(self, conn: Any, kind: models.TaskKind) -> None:
         """Expired leases count as transient failures: requeued, or the item fails when attempts run out."""
@@ -182,16 +204,28 @@ class TaskQueue:
         async with self._pool.connection() as conn:
             return await tasks.lease_holder(conn, task_id, token)
 
-    async def _load(self, conn: Any, task: tasks.LeasedTask) -> Lease:
-        if task.tile_id is None:
-            scene = await workflow.get_scene(conn, task.scene_id)
-            assert scene is not None  # the task row cascades with its scene
-            return Lease(task, scene)
-        tiles = await workflow.get_tile_with_links(conn, task.tile_id)
-        tile = tiles[task.tile_id]  # the task row cascades with its tile
-        previous = tiles.get(tile.previous_id) if tile.previous_id else None
-        reference = tiles.get(tile.reference_id) if tile.reference_id else None
-        return Lease(task, tile.scene, tile, previous, reference)
+    async def _load(self, conn: Any, claimed: list[tasks.LeasedTask]) -> list[Lease]:
+        """The leased items, in two queries for any number of tasks (scenes; or tiles with their
+        previous and reference tiles, then their scenes). A task whose item was deleted since its claim
+        (DeleteAoi: the task row went with it) is left out."""
+        downloads = [t for t in claimed if t.tile_id is None]
+        processes = [t for t in claimed if t.tile_id is not None]
+        leases = []
+        if downloads:
+            scenes = await workflow.get_scenes(conn, [t.scene_id for t in downloads])
+            leases += [Lease(t, scenes[t.scene_id]) for t in downloads if t.scene_id in scenes]
+        if processes:
+            tiles = await workflow.get_tiles_with_links(conn, [t.tile_id for t in processes if t.tile_id])
+            for task in processes:
+                tile = tiles.get(task.tile_id or 0)
+                if tile is None:
+                    continue
+                previous = tiles.get(tile.previous_id) if tile.previous_id else None
+                reference = tiles.get(tile.reference_id) if tile.reference_id else None
+                leases.append(Lease(task, tile.scene, tile, previous, reference))
+        if len(leases) < len(claimed):
+            logger.info("%d leased task(s) vanished with their AOI", len(claimed) - len(leases))
+        return sorted(leases, key=lambda lease: lease.task.id)
 
     async def heartbeat(self, task_id: int, token: str, progress: str) -> dt.datetime:
         async with self._pool.connection() as conn, conn.transaction():
