@@ -13,8 +13,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY protos ./protos
 COPY services ./services
-COPY gateway ./gateway
 COPY libs ./libs
+COPY gateway ./gateway
 RUN pip install .
 
 FROM python:3.11-slim

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from services.catalogue import payload
 from services.catalogue.bursts import inventory, parse
-from services.domain import models
+from libs.domain import models
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "s1"
 AOI = "POLYGON((-140 40, -110 40, -110 60, -140 60, -140 40))"

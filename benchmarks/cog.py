@@ -33,7 +33,7 @@ import rasterio
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from services.graph.library.python import cog
+from libs.graph.library.python import cog
 
 LIBRARY = pathlib.Path(cog.__file__).resolve().parent
 SCENE = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"

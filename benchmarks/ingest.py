@@ -46,10 +46,10 @@ from psycopg import sql
 
 from benchmarks import procstat
 from libs.http.aio import AsyncClient
-from services.demo.archive import build_demo_archive
-from services.runtime import logs
-from services.stack.demo import PAYLOAD, report_counts
-from services.stack.local import StackConfig, start_stack
+from libs.demo.archive import build_demo_archive
+from libs.runtime import logs
+from libs.stack.demo import PAYLOAD, report_counts
+from libs.stack.local import StackConfig, start_stack
 
 _FINAL = ("DONE", "FAILED", "RETRY")
 # Seconds: the long-poll answers as soon as the status changes; this only bounds how long a stuck

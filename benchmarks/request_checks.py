@@ -1,4 +1,4 @@
-"""Per-call cost of the generic request checks (services/runtime/request_checks.py) that every unary RPC
+"""Per-call cost of the generic request checks (libs/runtime/request_checks.py) that every unary RPC
 pays: decoding through the tolerant deserializer, then the walk over the fields that can hold a string or
 a time. A measure to record in docs/benchmarks.md, not a test.
 
@@ -21,8 +21,8 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from protos.ingester.v1 import tasks_pb2, types_pb2, workflow_pb2
-from services.runtime import request_checks
-from services.runtime import server as runtime_server
+from libs.runtime import request_checks
+from libs.runtime import server as runtime_server
 
 
 def _requests() -> dict[str, Message]:

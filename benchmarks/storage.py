@@ -24,7 +24,7 @@ import uuid
 
 import requests
 
-from services.storage import ObjectStoreConfig, open_storage
+from libs.storage import ObjectStoreConfig, open_storage
 
 
 def _free_port() -> int:

@@ -28,12 +28,12 @@ from psycopg_pool import AsyncConnectionPool
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, tasks_pb2, tasks_pb2_grpc, types_pb2
 from services.catalogue import app, migrations
 from services.catalogue.settings import CatalogueSettings
-from services.catalogue.store import workflow
+from services.catalogue.store import aois
 from services.catalogue.workflow import ingest, transitions
-from services.domain import models
-from services.domain import proto_convert as pc
-from services.domain.models import Status
-from services.runtime.embedded_pg import EmbeddedPostgres
+from libs.domain import models
+from libs.domain import proto_convert as pc
+from libs.domain.models import Status
+from libs.runtime.embedded_pg import EmbeddedPostgres
 
 DATE = dt.datetime(2022, 1, 4, tzinfo=dt.UTC)
 
@@ -90,7 +90,7 @@ async def transitions_per_second(dsn: str, n_tiles: int) -> tuple[float, float]:
             await conn.execute("INSERT INTO raw_tile SELECT * FROM tile")
         async with pool.connection() as conn:
             # What the catalogue does after an ingestion of this size (ingestion.ANALYZE_AFTER_TILES).
-            await workflow.refresh_statistics(conn)
+            await aois.refresh_statistics(conn)
         async with pool.connection() as conn:
             # Autocommit: the DONE transition is one statement (a server-side function), hence its own
             # transaction, exactly like each UPDATE of the raw loop below.

@@ -8,10 +8,10 @@ import sys
 
 from gateway.app import serve
 from gateway.settings import PREFIX, GatewaySettings
-from services.runtime import logs, tracing
-from services.runtime.auth import ClientSecurity
-from services.runtime.errors import IngesterError
-from services.runtime.settings import from_env
+from libs.runtime import logs, tracing
+from libs.runtime.auth import ClientSecurity
+from libs.runtime.errors import IngesterError
+from libs.runtime.settings import from_env
 
 
 async def _run(settings: GatewaySettings) -> None:

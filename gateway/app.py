@@ -24,7 +24,7 @@ from gateway import middleware, openapi, rpc, telemetry, timeouts
 from gateway.routes import catalog, control, dashboard, monitoring, registry, stac
 from gateway.routing import Gateway, merge, not_found
 from gateway.settings import PREFIX, GatewaySettings
-from services.runtime.auth import ClientSecurity
+from libs.runtime.auth import ClientSecurity
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.runtime import logs
+from libs.runtime import logs
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def request_id(scope: Scope) -> str:
 
 class RequestIdMiddleware:
     """Gives every request an id (the client's X-Request-Id when it is sane), echoes it in the response,
-    binds it to the log context (services/runtime/logs.py) and logs one line per request."""
+    binds it to the log context (libs/runtime/logs.py) and logs one line per request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -15,10 +15,10 @@ import grpc
 
 from gateway.errors import GatewayError
 from protos.ingester.v1 import catalogue_pb2_grpc, registry_pb2_grpc, workflow_pb2_grpc
-from services.runtime import tracing
-from services.runtime.auth import ClientSecurity
-from services.runtime.channels import catalogue_channel
-from services.runtime.errors import http_status
+from libs.runtime import tracing
+from libs.runtime.auth import ClientSecurity
+from libs.runtime.channels import catalogue_channel
+from libs.runtime.errors import http_status
 
 logger = logging.getLogger(__name__)
 

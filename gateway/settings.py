@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.runtime.auth import CatalogueClientSettings
-from services.runtime.errors import InvalidArgument
+from libs.runtime.auth import CatalogueClientSettings
+from libs.runtime.errors import InvalidArgument
 
 PREFIX = "GEOCUBE_GATEWAY_"
 
 
 @dataclasses.dataclass(frozen=True)
 class GatewaySettings(CatalogueClientSettings):
-    # (Token and TLS towards the catalogue: the fields of CatalogueClientSettings, services/runtime/auth.py.)
+    # (Token and TLS towards the catalogue: the fields of CatalogueClientSettings, libs/runtime/auth.py.)
     # HTTP listen address (host:port; port 0 picks a free one).
     address: str = "127.0.0.1:8080"
     # gRPC address of the catalogue (serves the Catalogue and Registry services).

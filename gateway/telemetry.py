@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.routing import ROUTE_KEY, Call, Gateway, GoRoute
-from services.runtime.tracing import tracer
+from libs.runtime.tracing import tracer
 
 UNMATCHED = "unmatched"  # any path no route knows (404): one label value, whatever the path
 # HTTP servers take any token as a method: a label per method a client invents would grow the series

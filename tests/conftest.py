@@ -17,7 +17,7 @@ import pytest
 from psycopg import conninfo, sql
 
 from services.catalogue import migrations
-from services.runtime.embedded_pg import EmbeddedPostgres
+from libs.runtime.embedded_pg import EmbeddedPostgres
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

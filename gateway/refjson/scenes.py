@@ -16,7 +16,7 @@ from gateway.errors import GatewayError
 from gateway.refjson import fields, gojson
 from gateway.refjson.fields import DecodeError, JsonObject
 from protos.ingester.v1 import types_pb2
-from services.domain import wkt as wkt_text
+from libs.domain import wkt as wkt_text
 
 # ---------------------------------------------------------------------------------------------------
 # Decoding an uploaded collection

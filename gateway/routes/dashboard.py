@@ -25,7 +25,7 @@ from gateway.errors import GatewayError
 from gateway.refjson.views import status_name
 from gateway.routing import Call, Gateway, GoRoute
 from protos.ingester.v1 import catalogue_pb2, registry_pb2, types_pb2, workflow_pb2
-from services.domain import wkt as wkt_text
+from libs.domain import wkt as wkt_text
 
 STATIC = pathlib.Path(__file__).resolve().parents[1] / "static"
 # Catalogue calls in flight at once for one page read (one report per AOI, one record lookup per scene):

@@ -20,7 +20,7 @@ from gateway import forms, stac_openapi, stac_search
 from gateway.errors import GatewayError
 from gateway.routing import Call, Gateway, GoRoute
 from protos.ingester.v1 import registry_pb2
-from services.stac import collections as stac_collections
+from libs.stac import collections as stac_collections
 
 STAC_VERSION = "1.1.0"
 GEOJSON = "application/geo+json"

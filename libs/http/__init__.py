@@ -2,7 +2,7 @@
 
 client.py   the Session factory: timeouts, proxies (with credentials), CA bundle, redirects
 origins.py  origin(), and which redirects keep credentials
-errors.py   the status → error table (services/runtime/errors.py classes), transport failures
+errors.py   the status → error table (libs/runtime/errors.py classes), transport failures
 retry.py    the retry policy (urllib3 Retry), Retry-After, back-off
 
 Why requests: it is what the project was specified with and what pystac-client runs on, so STAC searches

@@ -1,7 +1,7 @@
 """An asyncio face over a libs.http session, for code on an event loop that talks to our own gateway
 (`geocube-ingester demo` / `up`, benchmarks/ingest.py).
 
-requests blocks, and the local stack (services/stack/local.py) serves the gateway on the same event loop
+requests blocks, and the local stack (libs/stack/local.py) serves the gateway on the same event loop
 as its caller: each call runs in a worker thread, so the loop keeps serving the answer. Calls on one
 client are made one at a time (a requests Session is not meant for concurrent use).
 """

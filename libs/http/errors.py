@@ -1,4 +1,4 @@
-"""The one table from HTTP answers and transport failures to the errors of services/runtime/errors.py.
+"""The one table from HTTP answers and transport failures to the errors of libs/runtime/errors.py.
 
 | answer                                   | error             | why                                          |
 |------------------------------------------|-------------------|----------------------------------------------|
@@ -26,7 +26,7 @@ from __future__ import annotations
 import requests
 import urllib3.exceptions
 
-from services.runtime.errors import (
+from libs.runtime.errors import (
     FailedPrecondition,
     IngesterError,
     InvalidArgument,
@@ -34,7 +34,7 @@ from services.runtime.errors import (
     PermissionDenied,
     Unavailable,
 )
-from services.runtime.urls import public_url
+from libs.runtime.urls import public_url
 
 RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 509, 598, 599})
 NOT_FOUND_STATUSES = frozenset({404, 410})

@@ -9,8 +9,8 @@ import psycopg
 
 from services.catalogue import app
 from services.catalogue.settings import PREFIX, CatalogueSettings
-from services.runtime import logs, server, settings, tracing
-from services.runtime.errors import IngesterError
+from libs.runtime import logs, server, settings, tracing
+from libs.runtime.errors import IngesterError
 
 
 async def _main() -> None:

@@ -27,25 +27,25 @@ from services.catalogue import metrics, migrations, pool_check, tiling
 from services.catalogue.bursts.annotations import RemoteAccess, origin_of
 from services.catalogue.ingestion import Ingestion
 from services.catalogue.payload import Placement
-from services.catalogue.registry_servicer import RegistryServicer
+from services.catalogue.servicers.registry import RegistryServicer
 from services.catalogue.search import sources as scene_sources
 from services.catalogue.search.archive_source import ArchiveSource
 from services.catalogue.search.inventory import SceneInventory, SceneSource
 from services.catalogue.search.local_archive import LocalArchive
-from services.catalogue.servicer import CatalogueServicer
+from services.catalogue.servicers.catalogue import CatalogueServicer
 from services.catalogue.settings import PREFIX, CatalogueSettings
 from services.catalogue.store import refusals
-from services.catalogue.tasks_servicer import TasksServicer
-from services.catalogue.workflow.queue import TaskNotifier, TaskQueue
-from services.catalogue.workflow_servicer import WorkflowServicer
-from services.domain import products
-from services.geocube.client import GeocubeClient
-from services.geocube.records import GeocubeRecords
-from services.runtime import metrics as runtime_metrics
-from services.runtime.auth import ServerSecurity
-from services.runtime.errors import IngesterError, InvalidArgument, Unavailable
-from services.runtime.server import GrpcServer, start_server
-from services.storage.config import ObjectStoreConfig
+from services.catalogue.servicers.tasks import TasksServicer
+from services.catalogue.tasks.queue import TaskNotifier, TaskQueue
+from services.catalogue.servicers.workflow import WorkflowServicer
+from libs.domain import products
+from libs.geocube.client import GeocubeClient
+from libs.geocube.records import GeocubeRecords
+from libs.runtime import metrics as runtime_metrics
+from libs.runtime.auth import ServerSecurity
+from libs.runtime.errors import IngesterError, InvalidArgument, Unavailable
+from libs.runtime.server import GrpcServer, start_server
+from libs.storage.config import ObjectStoreConfig
 
 logger = logging.getLogger(__name__)
 

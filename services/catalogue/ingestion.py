@@ -18,10 +18,10 @@ from services.catalogue import tiling
 from services.catalogue.bursts.inventory import IngestedTile
 from services.catalogue.payload import ValidArea
 from services.catalogue.search.inventory import SceneInventory
-from services.catalogue.store import graph, registry, workflow
+from services.catalogue.store import aois, graph, registry
 from services.catalogue.workflow import ingest
-from services.domain import models
-from services.runtime.errors import InvalidArgument
+from libs.domain import models
+from libs.runtime.errors import InvalidArgument
 
 
 async def resolve_layers(conn: Any, area: models.Area) -> dict[str, str]:
@@ -66,7 +66,7 @@ def _link_tags(scene: models.CatalogScene) -> None:
 
 class Records(Protocol):
     """Where layers are resolved and records kept: the built-in registry (below) or a Geocube server
-    (services/geocube/records.py, when GEOCUBE_CATALOGUE_GEOCUBE_SERVER is set)."""
+    (libs/geocube/records.py, when GEOCUBE_CATALOGUE_GEOCUBE_SERVER is set)."""
 
     # True: `attach` writes rows in the ingestion's transaction (given as `conn`). False: it calls a remote
     # server, so it runs before the transaction (conn None): no pool connection idles in a transaction
@@ -181,12 +181,12 @@ class Ingestion:
         try:
             if not self._records.in_transaction:
                 async with self._pool.connection() as conn:
-                    existing = await workflow.scene_source_ids(conn, area.name)
+                    existing = await aois.scene_source_ids(conn, area.name)
                 todo = [s for s in todo if s.source_id not in existing]
                 outside = await self._records.attach(None, area, todo)
             async with self._pool.connection() as conn, conn.transaction():
                 # Again inside: a concurrent ingestion may have added some (their records are discarded).
-                existing = await workflow.scene_source_ids(conn, area.name)
+                existing = await aois.scene_source_ids(conn, area.name)
                 todo = [s for s in todo if s.source_id not in existing]
                 if self._records.in_transaction:
                     outside = await self._records.attach(conn, area, todo)
@@ -202,7 +202,7 @@ class Ingestion:
         if tiles >= ANALYZE_AFTER_TILES:
             try:
                 async with self._pool.connection() as conn:
-                    await workflow.refresh_statistics(conn)
+                    await aois.refresh_statistics(conn)
             except Exception:  # the ingestion is committed: slower plans for a while, not an error
                 logger.warning("ANALYZE after ingesting %d tiles failed", tiles, exc_info=True)
         return len(created), tiles

@@ -28,8 +28,8 @@ from collections.abc import Iterable, Sequence
 
 import shapely
 
-from services.domain import models, products, wkt
-from services.runtime.errors import InvalidArgument
+from libs.domain import models, products, wkt
+from libs.runtime.errors import InvalidArgument
 
 _AOI_NAME = re.compile(r"^[a-zA-Z0-9\-:_]+$")
 
@@ -61,7 +61,7 @@ class Placement:
         """An empty name is left to the checks of each request (required or not)."""
         if not name:
             return
-        from services.graph import loader  # the graph engine is only needed here, not at import
+        from libs.graph import loader  # the graph engine is only needed here, not at import
 
         # Built-in graphs need software installed on the workers (SNAP): they decide, not us.
         if name in loader.BUILT_IN:
@@ -78,7 +78,7 @@ class Placement:
     def check_storage(self, uri: str, field: str) -> None:
         if not uri or not self.storage_roots:
             return
-        from services.storage import roots
+        from libs.storage import roots
 
         if not roots.within(uri, self.storage_roots):
             raise InvalidArgument(

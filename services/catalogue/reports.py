@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from protos.ingester.v1 import catalogue_pb2
-from services.catalogue.store import graph, workflow
-from services.domain import models
+from services.catalogue.store import aois, graph
+from libs.domain import models
 
 
 def _counts(by_status: dict[str, int]) -> catalogue_pb2.StatusCounts:
@@ -22,7 +22,7 @@ def _counts(by_status: dict[str, int]) -> catalogue_pb2.StatusCounts:
 
 
 async def aoi_report(conn: Any, aoi: str) -> catalogue_pb2.GetAoiReportResponse:
-    scenes, tiles = await workflow.status_counts(conn, aoi)
+    scenes, tiles = await aois.status_counts(conn, aoi)
     roots, first, last = await graph.root_leaf_summary(conn, aoi)
     out = catalogue_pb2.GetAoiReportResponse(scenes=_counts(scenes), tiles=_counts(tiles), root_tiles=roots)
     # The reference starts `From` at now and `To` at the zero time, so an empty AOI shows those.

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.geocube.settings import GeocubeSettings
-from services.runtime.auth import ServerSecuritySettings
-from services.storage.config import ObjectStoreSettings
+from libs.geocube.settings import GeocubeSettings
+from libs.runtime.auth import ServerSecuritySettings
+from libs.storage.config import ObjectStoreSettings
 
 PREFIX = "GEOCUBE_CATALOGUE_"
 
 
 @dataclasses.dataclass(frozen=True)
 class CatalogueSettings(ObjectStoreSettings, ServerSecuritySettings, GeocubeSettings):
-    # (Tokens and TLS of the gRPC server: the fields of ServerSecuritySettings, services/runtime/auth.py.)
+    # (Tokens and TLS of the gRPC server: the fields of ServerSecuritySettings, libs/runtime/auth.py.)
     # PostgreSQL connection string. Empty: the command-line tool starts an embedded PostgreSQL; the
     # standard PG* variables are honoured by libpq for any part the DSN leaves out.
     database_dsn: str = ""

@@ -1,6 +1,6 @@
 """The catalogue's side of the STAC output: checks the items workers send, the search paging token.
 
-Items arrive as JSON built by services/stac/items.py; the catalogue keeps them whole and extracts the
+Items arrive as JSON built by libs/stac/items.py; the catalogue keeps them whole and extracts the
 columns it filters on (datetime, bbox). Links are not stored: every reader (the gateway's STAC API, the
 static catalog writer) rebuilds them for where it serves the item from.
 """
@@ -21,7 +21,7 @@ import shapely
 import shapely.geometry
 
 from services.catalogue.store import stac
-from services.runtime.errors import InvalidArgument
+from libs.runtime.errors import InvalidArgument
 
 Conn = stac.Conn
 # Rows read per round when `intersects` filters beyond the bbox index.

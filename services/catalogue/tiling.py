@@ -11,7 +11,7 @@ from services.catalogue.bursts import inventory
 from services.catalogue.bursts.annotations import RemoteAccess
 from services.catalogue.bursts.inventory import IngestedTile
 from services.catalogue.payload import ValidArea
-from services.domain import models, products
+from libs.domain import models, products
 
 COPY_PRODUCT = "CopyProductToStorage"
 

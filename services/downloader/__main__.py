@@ -2,7 +2,7 @@
 
 from services.downloader.settings import DownloaderSettings
 from services.downloader.worker import start
-from services.worker import cli
+from libs.worker import cli
 
 
 def main() -> None:

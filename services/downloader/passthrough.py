@@ -12,7 +12,7 @@ from __future__ import annotations
 import pathlib
 import zipfile
 
-from services.graph.model import Action, Condition, Graph
+from libs.graph.model import Action, Condition, Graph
 
 PRODUCT_LAYER = "__product__"
 

@@ -12,8 +12,8 @@ import dataclasses
 import pathlib
 from typing import ClassVar
 
-from services.runtime.errors import InvalidArgument
-from services.worker.settings import WorkerSettings
+from libs.runtime.errors import InvalidArgument
+from libs.worker.settings import WorkerSettings
 
 PREFIX = "GEOCUBE_DOWNLOADER_"
 

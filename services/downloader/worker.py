@@ -19,22 +19,22 @@ from typing import Any, Protocol
 import grpc
 
 from protos.ingester.v1 import downloader_pb2, downloader_pb2_grpc, tasks_pb2, types_pb2
-from services import graph as graph_engine
-from services.domain.models import Scene, Status, Tile, TileAttrs
+from libs import graph as graph_engine
+from libs.domain.models import Scene, Status, Tile, TileAttrs
 from services.downloader import passthrough
 from services.downloader.providers.product import ProductRequest, Progress
 from services.downloader.settings import DownloaderSettings
-from services.graph.model import Action
-from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.tracing import tracer
-from services.storage import ObjectStoreConfig, layers, naming
-from services.storage.backend import Storage
-from services.storage.roots import open_scene_storage
-from services.worker import convert
-from services.worker.app import WorkerApp, start_worker
-from services.worker.lease import TaskContext
-from services.worker.outcome import JobError, Outcome, merge_alternatives, outcome_for_error, wrap
-from services.worker.status import StatusBoard, state_to_proto
+from libs.graph.model import Action
+from libs.runtime.errors import InvalidArgument, NotFound
+from libs.runtime.tracing import tracer
+from libs.storage import ObjectStoreConfig, layers, naming
+from libs.storage.backend import Storage
+from libs.storage.roots import open_scene_storage
+from libs.worker import convert
+from libs.worker.app import WorkerApp, start_worker
+from libs.worker.task_loop import TaskContext
+from libs.worker.outcome import JobError, Outcome, merge_alternatives, outcome_for_error, wrap
+from libs.worker.status import StatusBoard, state_to_proto
 
 logger = logging.getLogger(__name__)
 

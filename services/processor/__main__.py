@@ -2,7 +2,7 @@
 
 from services.processor.settings import ProcessorSettings
 from services.processor.worker import start
-from services.worker import cli
+from libs.worker import cli
 
 
 def main() -> None:

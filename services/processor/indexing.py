@@ -1,5 +1,5 @@
 """Indexing the `to_index` outputs of a tile graph in the registry (spec §9 step 8.3); with a Geocube server
-configured, services/geocube/indexing.py indexes them there instead (same checks, same retries).
+configured, libs/geocube/indexing.py indexes them there instead (same checks, same retries).
 
 One dataset per stored file: record = the scene's record, instance = the scene's instance for the
 layer, bands 1..nbands, the pixel format and the real-world range from the graph. The registry is
@@ -18,9 +18,9 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
-from services.domain.models import Tile
-from services.graph.model import DType, OutFile
-from services.worker.outcome import JobError, error_text, is_temporary
+from libs.domain.models import Tile
+from libs.graph.model import DType, OutFile
+from libs.worker.outcome import JobError, error_text, is_temporary
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from services.geocube.settings import GeocubeSettings
-from services.runtime.errors import InvalidArgument
-from services.worker.settings import WorkerSettings
+from libs.geocube.settings import GeocubeSettings
+from libs.runtime.errors import InvalidArgument
+from libs.worker.settings import WorkerSettings
 
 PREFIX = "GEOCUBE_PROCESSOR_"
 

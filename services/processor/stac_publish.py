@@ -1,6 +1,6 @@
 """After indexing: the STAC Item of each processed tile, in the catalogue (STAC API) and on storage.
 
-Per task: build the item of every tile that got indexed files (services/stac/items.py, reading the
+Per task: build the item of every tile that got indexed files (libs/stac/items.py, reading the
 local copies), store the items in the catalogue (IndexItems: merges with an earlier item of the tile,
 bumps the static catalog's revision), write each stored item as its own file beside its tile's files,
 then rebuild the shared files (catalog.json, the touched collections) from the catalogue's list.
@@ -24,11 +24,11 @@ import grpc
 import pystac
 
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
-from services.graph.model import OutFile
+from libs.graph.model import OutFile
 from services.processor.indexing import ToIndex, call_with_retries
-from services.stac import items, static
-from services.storage import naming
-from services.storage.backend import Storage
+from libs.stac import items, static
+from libs.storage import naming
+from libs.storage.backend import Storage
 
 logger = logging.getLogger(__name__)
 

@@ -19,25 +19,25 @@ import grpc
 import pystac
 
 from protos.ingester.v1 import processor_pb2, processor_pb2_grpc, tasks_pb2, types_pb2
-from services import graph as graph_engine
-from services.domain.models import Status, Tile
-from services.geocube.client import GeocubeClient
-from services.geocube.indexing import GeocubeIndexer
-from services.graph.model import Action, OutFile
+from libs import graph as graph_engine
+from libs.domain.models import Status, Tile
+from libs.geocube.client import GeocubeClient
+from libs.geocube.indexing import GeocubeIndexer
+from libs.graph.model import Action, OutFile
 from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
 from services.processor.stac_publish import StacPublisher
-from services.publishing.hook import StacPublishing
-from services.publishing.stac_api import StacTransactions
-from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import ObjectStoreConfig, layers, naming
-from services.storage.backend import Storage
-from services.storage.roots import open_scene_storage
-from services.worker import convert
-from services.worker.app import WorkerApp, start_worker
-from services.worker.lease import TaskContext
-from services.worker.outcome import JobError, Outcome, outcome_for_error, wrap
-from services.worker.status import StatusBoard, state_to_proto
+from libs.stac.publishing import StacPublishing
+from libs.stac.transactions import StacTransactions
+from libs.runtime.errors import InvalidArgument, NotFound
+from libs.storage import ObjectStoreConfig, layers, naming
+from libs.storage.backend import Storage
+from libs.storage.roots import open_scene_storage
+from libs.worker import convert
+from libs.worker.app import WorkerApp, start_worker
+from libs.worker.task_loop import TaskContext
+from libs.worker.outcome import JobError, Outcome, outcome_for_error, wrap
+from libs.worker.status import StatusBoard, state_to_proto
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from services.stack import demo
-from services.stack.processes import free_port
+from libs.stack import demo
+from libs.stack.processes import free_port
 from tests.e2e.conftest import Service
 
 AOI = "DenmarkDemoS2"
@@ -67,7 +67,7 @@ def start(tmp_path: pathlib.Path, database_dsn: str, services: list[Service]) ->
     http = f"127.0.0.1:{free_port()}"
     service = Service(
         "up",
-        "services.cli",
+        "libs.cli",
         {},
         ("up", "--workdir", str(workdir), "--database-dsn", database_dsn, "--http", http,
          "--grpc", f"127.0.0.1:{free_port()}", "--token", TOKEN, "--demo-archive", "2"),

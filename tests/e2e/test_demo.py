@@ -10,7 +10,7 @@ import sys
 import pystac
 import pytest
 
-from services.stack.processes import free_port
+from libs.stack.processes import free_port
 from tests.e2e.conftest import ROOT
 
 
@@ -18,7 +18,7 @@ from tests.e2e.conftest import ROOT
 def test_demo_command_completes_on_embedded_postgres(tmp_path: pathlib.Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_", "PG"))}
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "demo", "--workdir", str(tmp_path / "var"), "--scenes", "2",
+        [sys.executable, "-m", "libs.cli", "demo", "--workdir", str(tmp_path / "var"), "--scenes", "2",
          "--band-size", "64", "--http", f"127.0.0.1:{free_port()}", "--grpc", f"127.0.0.1:{free_port()}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
     )
@@ -43,7 +43,7 @@ def test_up_honours_catalogue_settings_and_names_a_bad_one(tmp_path: pathlib.Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GEOCUBE_", "PG"))}
     env["GEOCUBE_CATALOGUE_SCENE_SOURCES"] = "sentinel2=bogus"
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "up", "--workdir", str(tmp_path / "var"),
+        [sys.executable, "-m", "libs.cli", "up", "--workdir", str(tmp_path / "var"),
          "--http", f"127.0.0.1:{free_port()}", "--grpc", f"127.0.0.1:{free_port()}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

@@ -29,10 +29,10 @@ import httpx
 import psycopg
 import pytest
 
-from services.demo.archive import build_demo_archive
-from services.graph.loader import LIBRARY_DIR
-from services.runtime.embedded_pg import EmbeddedPostgres
-from services.stack.processes import free_port
+from libs.demo.archive import build_demo_archive
+from libs.graph.loader import LIBRARY_DIR
+from libs.runtime.embedded_pg import EmbeddedPostgres
+from libs.stack.processes import free_port
 from tests.e2e.conftest import Service
 
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared"

@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from services.demo.archive import build_demo_archive
-from services.stack.processes import free_port
+from libs.demo.archive import build_demo_archive
+from libs.stack.processes import free_port
 from tests.e2e.conftest import Service
 
 SHARED = pathlib.Path(__file__).resolve().parents[3] / "shared"

@@ -22,7 +22,7 @@ def status(
     # COLUMNS: rich wraps to the terminal width, 80 when output is piped; wide enough for whole messages.
     env = {**os.environ, "COLUMNS": "300"}
     return subprocess.run(
-        [sys.executable, "-m", "services.cli", "status", *args, "--url", stack.url, "--token", token],
+        [sys.executable, "-m", "libs.cli", "status", *args, "--url", stack.url, "--token", token],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
@@ -66,7 +66,7 @@ def test_status_follows_until_settled_and_reports_failures(
 
 def test_status_help_names_the_exit_codes() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "status", "--help"],
+        [sys.executable, "-m", "libs.cli", "status", "--help"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert "--once" in result.stdout and "--url" in result.stdout

@@ -17,7 +17,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.stack.processes import free_port
+from libs.stack.processes import free_port
 from tests.e2e.conftest import Service
 
 

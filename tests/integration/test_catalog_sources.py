@@ -18,7 +18,7 @@ from gateway.app import serve
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 
 from services.catalogue import app
 from services.catalogue.settings import CatalogueSettings
-from services.runtime.errors import IngesterError
+from libs.runtime.errors import IngesterError
 
 TIMEOUT = 30.0
 

@@ -11,8 +11,8 @@ import pytest
 from google.protobuf import duration_pb2
 
 from protos.ingester.v1 import catalogue_pb2, registry_pb2, tasks_pb2, types_pb2
-from services.domain import models
-from services.domain import proto_convert as pc
+from libs.domain import models
+from libs.domain import proto_convert as pc
 
 AREA_WKT = "POLYGON ((9.7 54.8, 10.1 54.8, 10.1 55.1, 9.7 55.1, 9.7 54.8))"
 IDS = [
@@ -255,10 +255,10 @@ async def test_report_claims_the_next_task(stubs) -> None:  # type: ignore[no-un
 async def test_lease_loop_gives_back_a_claim_when_draining(stubs, catalogue, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A task claimed by a report just as the worker starts draining goes straight back to the queue
     (not at lease expiry), where another worker leases it."""
-    from services.domain.models import Status
-    from services.worker.lease import LeaseLoop, LoopConfig
-    from services.worker.outcome import Outcome
-    from services.worker.status import StatusBoard
+    from libs.domain.models import Status
+    from libs.worker.task_loop import LeaseLoop, LoopConfig
+    from libs.worker.outcome import Outcome
+    from libs.worker.status import StatusBoard
 
     await _register_layers(stubs)
     area = _area()

@@ -18,8 +18,8 @@ from gateway.app import serve
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
-from services.stack import demo
+from libs.demo.archive import build_demo_archive
+from libs.stack import demo
 
 TOKEN = "dashboard-token"
 TIMEOUT = 30.0

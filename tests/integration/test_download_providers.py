@@ -17,16 +17,16 @@ from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, tasks_pb2, tasks_pb2_grpc, types_pb2
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
-from services.domain.models import Scene, SceneAttrs, TileMapping
+from libs.demo.archive import build_demo_archive
+from libs.domain.models import Scene, SceneAttrs, TileMapping
 from services.downloader import worker as downloader
 from services.downloader.providers import http, transfer
 from services.downloader.providers.local import LocalProvider
 from services.downloader.providers.product import ProductRequest
 from services.downloader.settings import DownloaderSettings
-from services.worker.lease import TaskContext
-from services.worker.outcome import JobError
-from services.worker.status import CurrentTask, StatusBoard
+from libs.worker.task_loop import TaskContext
+from libs.worker.outcome import JobError
+from libs.worker.status import CurrentTask, StatusBoard
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,7 +17,7 @@ from gateway.app import serve
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reference"
 S2_PAYLOAD = (FIXTURES / "DenmarkDemoS2.json").read_bytes()

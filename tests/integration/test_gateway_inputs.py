@@ -17,7 +17,7 @@ from support.gatewaystack import GatewayStack, running_stack
 from gateway import inputs
 from protos.ingester.v1 import workflow_pb2, workflow_pb2_grpc
 from services.catalogue import app as catalogue_app
-from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
+from libs.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Unavailable
 
 TIMEOUT = 30.0
 SQUARE = [[[9.0, 54.0], [10.0, 54.0], [10.0, 55.0], [9.0, 54.0]]]

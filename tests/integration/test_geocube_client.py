@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.geocube.client import DataFormat, Dataset, GeocubeClient, GeocubeError, NewRecord
-from services.geocube.settings import GeocubeSettings
-from services.runtime.errors import InvalidArgument
+from libs.geocube.client import DataFormat, Dataset, GeocubeClient, GeocubeError, NewRecord
+from libs.geocube.settings import GeocubeSettings
+from libs.runtime.errors import InvalidArgument
 from tests.support.geocube_server import FakeGeocube
 
 TOKEN = "client-key"

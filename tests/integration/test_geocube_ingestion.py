@@ -23,7 +23,7 @@ from gateway.settings import GatewaySettings
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from tests.support.geocube_server import FakeGeocube
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reference"

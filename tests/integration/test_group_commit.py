@@ -1,4 +1,4 @@
-"""Group commit of DONE reports (services/catalogue/workflow/group_commit.py, schema/0011_*.sql) on the real
+"""Group commit of DONE reports (services/catalogue/tasks/group_commit.py, schema/0011_*.sql) on the real
 catalogue and database: reports waiting together share one transaction, each gets its own answer, and
 concurrent reports through gRPC all apply exactly once."""
 
@@ -10,8 +10,8 @@ import uuid
 import grpc
 
 from protos.ingester.v1 import catalogue_pb2, tasks_pb2, types_pb2
-from services.catalogue.workflow.group_commit import ReportBatcher
-from services.runtime.errors import InvalidArgument
+from services.catalogue.tasks.group_commit import ReportBatcher
+from libs.runtime.errors import InvalidArgument
 from tests.integration.test_catalogue_workflow import _area, _lease, _register_layers, _report, _tiled_scenes
 
 

@@ -35,11 +35,11 @@ from services.catalogue.app import CatalogueApp
 from services.catalogue.settings import CatalogueSettings
 from services.processor import worker as processor
 from services.processor.settings import ProcessorSettings
-from services.runtime import channels
-from services.runtime.auth import ClientSecurity, ServerSecurity, ServerSecuritySettings
-from services.runtime.errors import InvalidArgument
-from services.stack import demo
-from services.stack.local import StackConfig, start_stack
+from libs.runtime import channels
+from libs.runtime.auth import ClientSecurity, ServerSecurity, ServerSecuritySettings
+from libs.runtime.errors import InvalidArgument
+from libs.stack import demo
+from libs.stack.local import StackConfig, start_stack
 
 pytestmark = pytest.mark.timeout(240)
 TIMEOUT = 30.0
@@ -317,7 +317,7 @@ async def test_mtls_authenticates_without_token(pg_dsn: str, pki: Pki) -> None:
 
 async def test_whole_stack_runs_with_tokens(pg_dsn: str, tmp_path: pathlib.Path) -> None:
     """`up`/`demo`: one random token wires the catalogue, the worker processes and the gateway."""
-    from services.demo.archive import build_demo_archive
+    from libs.demo.archive import build_demo_archive
 
     archive = tmp_path / "archive"
     build_demo_archive(archive, count=1, band_size=32)

@@ -1,4 +1,4 @@
-"""Edges of the real gRPC server every service runs (services/runtime/server.py): the RPC metrics with
+"""Edges of the real gRPC server every service runs (libs/runtime/server.py): the RPC metrics with
 tokens (a caller's invented method paths never become label values, each would be a series for ever, yet
 the refused calls are counted), and a busy port."""
 
@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.runtime.auth import ServerSecurity
-from services.runtime.errors import Unavailable
-from services.runtime.server import start_server
+from libs.runtime.auth import ServerSecurity
+from libs.runtime.errors import Unavailable
+from libs.runtime.server import start_server
 
 TIMEOUT = 30.0
 

@@ -35,14 +35,14 @@ from gateway.settings import GatewaySettings
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, tasks_pb2, tasks_pb2_grpc, types_pb2
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from services.downloader import worker as downloader
 from services.downloader.settings import DownloaderSettings
 from services.processor import worker as processor
 from services.processor.settings import ProcessorSettings
-from services.runtime import logs
-from services.runtime.errors import Unavailable
-from services.worker.app import WorkerApp
+from libs.runtime import logs
+from libs.runtime.errors import Unavailable
+from libs.worker.app import WorkerApp
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -437,7 +437,7 @@ async def test_the_request_id_reaches_every_log_line_of_the_work_it_started(
         assert line["trace_id"] == access[0]["trace_id"]
     assert next(line for line in leased if line["worker_id"] == "pr")["tile_id"] > 0
     # Lines logged deep in the job (a graph step's output, by the graph engine) carry them too.
-    steps = [line for line in mine if line["logger"] == "services.graph.run"]
+    steps = [line for line in mine if line["logger"] == "libs.graph.run"]
     assert steps and all(line["aoi"] == "ObsLogs" and "task_id" in line for line in steps)
     # Nothing of another request leaks into the context: the generated id has only its own line.
     assert all(line.get("aoi") in (None, "ObsLogs") for line in lines if line.get("request_id") == generated)

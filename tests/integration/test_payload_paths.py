@@ -27,8 +27,8 @@ from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
 from services.catalogue import app as catalogue_app
 from services.catalogue import payload
 from services.catalogue.settings import CatalogueSettings
-from services.demo import build_demo_archive
-from services.domain import products, wkt
+from libs.demo import build_demo_archive
+from libs.domain import products, wkt
 
 TIMEOUT = 30.0
 # A triangle over Denmark, as GeoJSON (the gateway's input) and as the WKT the gateway makes of it.

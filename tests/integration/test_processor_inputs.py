@@ -14,9 +14,9 @@ import pathlib
 import psycopg
 
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from services.downloader import worker as downloader
-from services.graph.loader import LIBRARY_DIR
+from libs.graph.loader import LIBRARY_DIR
 from services.processor import worker as processor
 from tests.integration.test_workers import (
     BANDS,

@@ -7,8 +7,8 @@ import datetime as dt
 from pathlib import Path
 
 from protos.ingester.v1 import catalogue_pb2, types_pb2
-from services.domain import models
-from services.domain import proto_convert as pc
+from libs.domain import models
+from libs.domain import proto_convert as pc
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "s1"
 OLD = "S1A_IW_SLC__1SDV_20250406T022008_20250406T022035_058630_07421F_93A7"

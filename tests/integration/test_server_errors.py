@@ -10,8 +10,8 @@ import pytest
 from psycopg_pool import PoolTimeout
 
 from services.catalogue.app import database_errors
-from services.runtime.errors import NotFound
-from services.runtime.server import start_server
+from libs.runtime.errors import NotFound
+from libs.runtime.server import start_server
 
 RAISED: dict[str, Exception] = {
     "domain": NotFound("scene 7 not found"),

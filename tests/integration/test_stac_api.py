@@ -29,7 +29,7 @@ from pystac_client import Client
 from gateway.app import serve
 from gateway.settings import GatewaySettings
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from services.downloader import worker as downloader
 from services.processor import worker as processor
 from tests.integration.test_workers import (

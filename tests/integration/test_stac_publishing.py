@@ -19,9 +19,9 @@ import pytest
 from protos.ingester.v1 import catalogue_pb2, catalogue_pb2_grpc, types_pb2
 from services.downloader import worker as downloader
 from services.processor import worker as processor
-from services.publishing.hook import collection_of
-from services.publishing.stac_api import PublishError, StacTransactions
-from services.stack.processes import free_port
+from libs.stac.publishing import collection_of
+from libs.stac.transactions import PublishError, StacTransactions
+from libs.stack.processes import free_port
 from tests.integration.test_workers import (
     BANDS,
     RPC_TIMEOUT,
@@ -157,7 +157,7 @@ async def _ingest_bands(channel, aoi: str) -> types_pb2.Scene:  # type: ignore[n
 
 
 def _check_published(api: PgstacApi, scene: types_pb2.Scene, folder: pathlib.Path, aoi: str) -> None:
-    """The tile's item (services/stac/items.py: one per tile, one asset per indexed band) in the API."""
+    """The tile's item (libs/stac/items.py: one per tile, one asset per indexed band) in the API."""
     (item,) = _read(api, aoi)
     date = scene.data.date.ToDatetime(tzinfo=dt.UTC)
     assert item.id == scene.source_id and item.collection_id == aoi and item.datetime == date

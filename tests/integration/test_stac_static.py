@@ -18,10 +18,10 @@ import pytest
 from protos.ingester.v1 import registry_pb2, registry_pb2_grpc
 from services.catalogue.app import CatalogueApp
 from services.processor.stac_publish import StacPublisher
-from services.stac import collections as stac_collections
-from services.stac import static
-from services.storage import open_storage
-from services.storage.backend import Storage
+from libs.stac import collections as stac_collections
+from libs.stac import static
+from libs.storage import open_storage
+from libs.storage.backend import Storage
 from tests.support.s3server import S3Endpoint
 
 WRITERS = 12

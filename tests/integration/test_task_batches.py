@@ -11,10 +11,10 @@ import pytest
 from google.protobuf import duration_pb2
 
 from protos.ingester.v1 import catalogue_pb2, tasks_pb2, tasks_pb2_grpc, types_pb2
-from services.domain.models import Status
-from services.worker.lease import LeaseLoop, LoopConfig
-from services.worker.outcome import Outcome
-from services.worker.status import StatusBoard
+from libs.domain.models import Status
+from libs.worker.task_loop import LeaseLoop, LoopConfig
+from libs.worker.outcome import Outcome
+from libs.worker.status import StatusBoard
 from tests.integration.test_catalogue_workflow import _area, _lease, _register_layers, _tiled_scenes
 
 DOWNLOAD, PROCESS = tasks_pb2.TASK_KIND_DOWNLOAD, tasks_pb2.TASK_KIND_PROCESS

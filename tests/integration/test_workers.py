@@ -29,14 +29,14 @@ from protos.ingester.v1 import (
 )
 from services.catalogue import app as catalogue_app
 from services.catalogue.settings import CatalogueSettings
-from services.demo.archive import build_demo_archive
+from libs.demo.archive import build_demo_archive
 from services.downloader import worker as downloader
 from services.downloader.settings import DownloaderSettings
 from services.processor import worker as processor
 from services.processor.settings import ProcessorSettings
-from services.runtime.errors import InvalidArgument
-from services.stack.processes import free_port
-from services.worker.app import WorkerApp
+from libs.runtime.errors import InvalidArgument
+from libs.stack.processes import free_port
+from libs.worker.app import WorkerApp
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -33,8 +33,8 @@ from protos.ingester.v1 import (
 from services.catalogue import app
 from services.catalogue.app import CatalogueApp
 from services.catalogue.settings import CatalogueSettings
-from services.domain import models
-from services.domain import proto_convert as pc
+from libs.domain import models
+from libs.domain import proto_convert as pc
 
 T = 10  # seconds: deadline of every RPC
 NEW, PENDING, DONE, RETRY, FAILED = (

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 
-from services.stack.processes import free_port
+from libs.stack.processes import free_port
 
 LIB = pathlib.Path("/usr/lib/postgresql")
 SHARE = pathlib.Path("/usr/share/postgresql")

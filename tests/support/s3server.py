@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.server import ThreadedMotoServer
 
-from services.storage.config import ObjectStoreConfig
+from libs.storage.config import ObjectStoreConfig
 from support.httpserver import LocalHTTPServer, Request, Response
 
 # moto accepts any key pair; these only have to be well-formed.

@@ -13,8 +13,8 @@ import pytest
 from services.catalogue import payload, tiling
 from services.catalogue.bursts import annotations, inventory
 from services.catalogue.bursts.inventory import IngestedTile
-from services.domain import models
-from services.runtime.errors import InvalidArgument, NotFound
+from libs.domain import models
+from libs.runtime.errors import InvalidArgument, NotFound
 
 # The shared fixtures sit beside the repository (../shared from the project root).
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "s1"

@@ -13,7 +13,7 @@ import pytest
 
 from services.catalogue.bursts import annotations, inventory
 from services.catalogue.bursts.annotations import RemoteAccess
-from services.runtime.errors import InvalidArgument, NotFound, Unavailable
+from libs.runtime.errors import InvalidArgument, NotFound, Unavailable
 from tests.support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "s1"
@@ -158,7 +158,7 @@ def test_object_store_zip_gives_the_local_bursts(s3_endpoint, zipped, scheme):
 
 def test_inventory_over_http_equals_the_local_inventory(zipped):
     from services.catalogue import payload
-    from services.domain import models
+    from libs.domain import models
 
     area = payload.for_tiling(
         models.Area(name="aoi", geometry_wkt="POLYGON((-140 40, -110 40, -110 60, -140 60, -140 40))")

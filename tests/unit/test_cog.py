@@ -13,11 +13,11 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from services.demo.archive import build_demo_archive
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.graph import load_graph, run_graph
-from services.graph.library.python import cog, extract_s2
-from services.graph.model import Action, DType
+from libs.demo.archive import build_demo_archive
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.graph import load_graph, run_graph
+from libs.graph.library.python import cog, extract_s2
+from libs.graph.model import Action, DType
 from tests.support import cog as validator
 
 TIMEOUT = 60

@@ -1,4 +1,4 @@
-"""The dformat_out conversion step (services/graph/library/python/convert.py): exact values, nodata,
+"""The dformat_out conversion step (libs/graph/library/python/convert.py): exact values, nodata,
 dtype, clipping, streaming by strips, COG output, and its use from a graph."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.graph import load_graph, run_graph
-from services.graph.library.python import convert
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.graph import load_graph, run_graph
+from libs.graph.library.python import convert
 from tests.support import cog as validator
 
 TRANSFORM = Affine(20, 0, 600_000, 0, -20, 5_000_000)

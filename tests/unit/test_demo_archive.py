@@ -18,9 +18,9 @@ import shapely.geometry
 
 from services.catalogue import payload
 from services.catalogue.search.local_archive import LocalArchive
-from services.demo import build_demo_archive
-from services.domain import products
-from services.domain.models import Area
+from libs.demo import build_demo_archive
+from libs.domain import products
+from libs.domain.models import Area
 
 PAYLOAD = (
     pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reference" / "DenmarkDemoS2.json"

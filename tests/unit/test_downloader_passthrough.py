@@ -6,7 +6,7 @@ import pathlib
 import zipfile
 
 from services.downloader import passthrough
-from services.graph import load_graph
+from libs.graph import load_graph
 
 
 def test_only_copy_product_to_storage_is_repack_only(tmp_path: pathlib.Path) -> None:

@@ -7,12 +7,12 @@ import shapely
 
 from services.catalogue.settings import PREFIX as CATALOGUE_PREFIX
 from services.catalogue.settings import CatalogueSettings
-from services.domain import models
-from services.geocube import records
-from services.geocube.client import aoi_to_proto
+from libs.domain import models
+from libs.geocube import records
+from libs.geocube.client import aoi_to_proto
 from services.processor.settings import ProcessorSettings
-from services.runtime.errors import InvalidArgument
-from services.runtime.settings import from_env
+from libs.runtime.errors import InvalidArgument
+from libs.runtime.settings import from_env
 
 
 def test_polygons_with_holes_and_collections_become_aoi_polygons() -> None:

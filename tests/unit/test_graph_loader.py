@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from services.graph import load_graph, snap
-from services.graph.loader import LIBRARY_DIR
-from services.graph.model import Action, ArgType, Condition, DType, Engine
-from services.runtime.errors import InvalidArgument
+from libs.graph import load_graph, snap
+from libs.graph.loader import LIBRARY_DIR
+from libs.graph.model import Action, ArgType, Condition, DType, Engine
+from libs.runtime.errors import InvalidArgument
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reference"
 LIBRARY_FIXTURES = [

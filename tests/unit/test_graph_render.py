@@ -15,12 +15,12 @@ import sys
 
 import pytest
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.graph import load_graph
-from services.graph.loader import LIBRARY_DIR
-from services.graph.model import Arg, ArgType, Engine, Step
-from services.graph.render import RenderError, command_line, format_date, render_value
-from services.graph.run import RunOptions, input_files, planned_commands
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.graph import load_graph
+from libs.graph.loader import LIBRARY_DIR
+from libs.graph.model import Arg, ArgType, Engine, Step
+from libs.graph.render import RenderError, command_line, format_date, render_value
+from libs.graph.run import RunOptions, input_files, planned_commands
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "reference"
 UTC = dt.UTC

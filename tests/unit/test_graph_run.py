@@ -17,11 +17,11 @@ import pytest
 import rasterio
 from rasterio.transform import Affine
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.graph import load_graph, run_graph
-from services.graph.model import Action, Condition, DType, Graph, GraphResult, OutFile
-from services.graph.run import RunOptions, input_files
-from services.storage import layers, open_storage
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.graph import load_graph, run_graph
+from libs.graph.model import Action, Condition, DType, Graph, GraphResult, OutFile
+from libs.graph.run import RunOptions, input_files
+from libs.storage import layers, open_storage
 
 UTC = dt.UTC
 TIMEOUT = 60  # seconds, for any graph run of these tests

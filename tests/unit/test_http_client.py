@@ -20,7 +20,7 @@ from libs.http import client, errors, origins
 from libs.http.retry import RetryPolicy, retry_after_seconds
 from services.downloader.providers import transfer
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import (
+from libs.runtime.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,

@@ -15,9 +15,9 @@ import shapely
 
 from services.catalogue import payload
 from services.catalogue.search.local_archive import LocalArchive
-from services.demo import build_demo_archive
-from services.domain.models import Area
-from services.runtime.errors import InvalidArgument
+from libs.demo import build_demo_archive
+from libs.domain.models import Area
+from libs.runtime.errors import InvalidArgument
 
 REALDATA = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "realdata"
 S2_46RER = "S2A_MSIL1C_20210908T042701_N0301_R133_T46RER_20210908T070248"

@@ -8,9 +8,9 @@ import zipfile
 
 import pytest
 
-from services.demo import build_demo_archive
+from libs.demo import build_demo_archive
 from services.downloader.providers.local import LocalProvider, unarchive
-from services.runtime.errors import FailedPrecondition, NotFound
+from libs.runtime.errors import FailedPrecondition, NotFound
 
 REALDATA = pathlib.Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "realdata"
 S2_ID = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"

@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from services.catalogue import payload
-from services.domain import models, products
-from services.runtime.errors import InvalidArgument
+from libs.domain import models, products
+from libs.runtime.errors import InvalidArgument
 
 SQUARE = "POLYGON ((9 54, 10 54, 10 55, 9 54))"
 START, END = dt.datetime(2022, 1, 1, tzinfo=dt.UTC), dt.datetime(2022, 1, 10, tzinfo=dt.UTC)

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from services.catalogue.search.cdse_odata import CdseODataSource
-from services.domain import models
-from services.domain.products import Constellation
+from libs.domain import models
+from libs.domain.products import Constellation
 from services.downloader.providers.product import ProductRequest, parse_checksums
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from services.domain import products
-from services.domain.products import Constellation
+from libs.domain import products
+from libs.domain.products import Constellation
 
 # Real product names (shared/fixtures/realdata and the reference's documentation).
 S2 = "S2A_MSIL1C_20210908T042701_N0301_R133_T46RER_20210908T070248"

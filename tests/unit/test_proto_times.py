@@ -11,8 +11,8 @@ import shapely
 from services.catalogue import payload
 from services.catalogue.search import cdse_odata, stac
 from services.catalogue.store import codec
-from services.domain import models, products
-from services.domain import proto_convert as pc
+from libs.domain import models, products
+from libs.domain import proto_convert as pc
 
 DATED = dt.datetime(2022, 1, 4, 10, 34, 21, 24000, tzinfo=dt.UTC)
 

@@ -20,8 +20,8 @@ from support.httpserver import LocalHTTPServer, Request, Response, serve_bytes
 from services.downloader.providers import copernicus, transfer
 from libs.http.errors import Unauthorized
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import NotFound, Unavailable
-from services.worker.outcome import is_temporary
+from libs.runtime.errors import NotFound, Unavailable
+from libs.worker.outcome import is_temporary
 
 S1_ID = "S1A_IW_SLC__1SDV_20220104T170000_20220104T170027_041311_04E9A7_1A2B"
 UUID = "8f0c2a4e-0000-4000-8000-123456789abc"

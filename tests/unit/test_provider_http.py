@@ -27,9 +27,9 @@ from libs.http.origins import keeps_credentials, origin
 from services.downloader.providers import http, transfer
 from services.downloader.providers.link import LinkProvider
 from services.downloader.providers.product import ProductRequest, Progress
-from services.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
-from services.runtime.urls import public_url
-from services.worker.outcome import is_temporary
+from libs.runtime.errors import FailedPrecondition, NotFound, PermissionDenied, Unavailable
+from libs.runtime.urls import public_url
+from libs.worker.outcome import is_temporary
 
 S2_ID = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"
 FAST = transfer.Policy(

@@ -12,8 +12,8 @@ import pytest
 from services.downloader.providers import local, transfer
 from services.downloader.providers.link import LinkProvider
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import FailedPrecondition, NotFound
-from services.worker.outcome import is_temporary
+from libs.runtime.errors import FailedPrecondition, NotFound
+from libs.worker.outcome import is_temporary
 
 S2_ID = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"
 FAST = transfer.Policy(retry_pause=0.001, timeout=2.0)

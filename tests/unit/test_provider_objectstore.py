@@ -11,8 +11,8 @@ import pytest
 
 from services.downloader.providers.objectstore import ObjectStoreProvider, fetch_object
 from services.downloader.providers.product import Cancelled, ProductRequest
-from services.runtime.errors import NotFound, Unavailable
-from services.worker.outcome import is_temporary
+from libs.runtime.errors import NotFound, Unavailable
+from libs.worker.outcome import is_temporary
 
 S2_ID = "S2A_MSIL1C_20220104T103421_N0301_R108_T32UNF_20220104T123507"
 

@@ -9,8 +9,8 @@ import pytest
 
 from services.downloader.providers import configure
 from services.downloader.settings import DownloaderSettings
-from services.runtime.errors import InvalidArgument
-from services.runtime.settings import from_env
+from libs.runtime.errors import InvalidArgument
+from libs.runtime.settings import from_env
 
 BASE = {"catalogue_address": "127.0.0.1:1", "storage_uri": "/tmp"}
 

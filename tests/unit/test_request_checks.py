@@ -1,4 +1,4 @@
-"""The generic request checks (services/runtime/request_checks.py): NUL characters in any string, times
+"""The generic request checks (libs/runtime/request_checks.py): NUL characters in any string, times
 and durations out of range, undecodable bytes — each refused naming the field path."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from protos.ingester.v1 import catalogue_pb2, registry_pb2, tasks_pb2, types_pb2, workflow_pb2
-from services.runtime import request_checks
-from services.runtime.errors import InvalidArgument
+from libs.runtime import request_checks
+from libs.runtime.errors import InvalidArgument
 
 
 def _refusal(request: object) -> str:

@@ -8,7 +8,7 @@ import datetime as dt
 
 from services.catalogue import payload
 from services.catalogue.search.inventory import SceneInventory
-from services.domain import models, products
+from libs.domain import models, products
 
 WKT = "POLYGON((9 54, 11 54, 11 56, 9 56, 9 54))"
 

@@ -17,9 +17,9 @@ from services.catalogue.payload import ValidArea, for_search
 from services.catalogue.search import remote
 from services.catalogue.search.cdse_odata import CdseODataSource
 from services.catalogue.search.inventory import SceneInventory
-from services.domain import products
-from services.domain.proto_convert import area_from_proto
-from services.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
+from libs.domain import products
+from libs.domain.proto_convert import area_from_proto
+from libs.runtime.errors import FailedPrecondition, InvalidArgument, Unavailable
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from services.catalogue.search.cdse_odata import CdseODataSource
 from services.catalogue.search.sources import parse_chains
 from services.catalogue.search.stac import StacSource
 from services.catalogue.settings import PREFIX, CatalogueSettings
-from services.domain.products import Constellation
-from services.runtime import settings as runtime_settings
-from services.runtime.errors import InvalidArgument
+from libs.domain.products import Constellation
+from libs.runtime import settings as runtime_settings
+from libs.runtime.errors import InvalidArgument
 
 
 def test_nothing_configured_keeps_the_archive_for_everything(tmp_path: pathlib.Path) -> None:

@@ -16,9 +16,9 @@ from gateway.refjson.payload import decode_area
 from services.catalogue.payload import ValidArea, for_search
 from services.catalogue.search import remote
 from services.catalogue.search.stac import StacConfig, StacSource
-from services.domain.products import Constellation
-from services.domain.proto_convert import area_from_proto
-from services.runtime.errors import InvalidArgument, Unavailable
+from libs.domain.products import Constellation
+from libs.domain.proto_convert import area_from_proto
+from libs.runtime.errors import InvalidArgument, Unavailable
 from tests.support.httpserver import LocalHTTPServer, Request, Response
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""STAC Items from stored files (services/stac/items.py) and the static layout (services/stac/static.py)."""
+"""STAC Items from stored files (libs/stac/items.py) and the static layout (libs/stac/static.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pystac
 import pytest
 import rasterio
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.stac import items, static
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.stac import items, static
 
 WHEN = dt.datetime(2022, 1, 2, 10, 36, tzinfo=dt.UTC)
 

@@ -11,7 +11,7 @@ import pytest
 from gateway.errors import GatewayError
 from gateway.stac_search import datetime_range, request_from_body, request_from_query
 from services.catalogue import stac_index
-from services.runtime.errors import InvalidArgument
+from libs.runtime.errors import InvalidArgument
 
 UTC = dt.UTC
 

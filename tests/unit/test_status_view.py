@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.stack.status import Snapshot, progress_line
+from libs.stack.status import Snapshot, progress_line
 
 
 def counts(**given: int) -> dict[str, int]:

@@ -8,10 +8,10 @@ import zipfile
 
 import pytest
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import layers, open_storage
-from services.storage.backend import Storage
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.runtime.errors import InvalidArgument, NotFound
+from libs.storage import layers, open_storage
+from libs.storage.backend import Storage
 
 S2_SCENE = "S2A_MSIL1C_20220104T103421_N0301_R108_T32VNH_20220104T123507"
 S1_SCENE = "S1A_IW_SLC__1SDV_20190103T170631_20190103T170658_025312_02CCE8_9D2D"

@@ -9,8 +9,8 @@ from typing import IO
 
 import pytest
 
-from services.runtime.errors import InvalidArgument, NotFound
-from services.storage import LocalStorage, open_storage
+from libs.runtime.errors import InvalidArgument, NotFound
+from libs.storage import LocalStorage, open_storage
 
 
 def _file(path: pathlib.Path, content: bytes) -> pathlib.Path:

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from services.domain.models import Scene, SceneAttrs, Tile, TileAttrs
-from services.runtime.errors import InvalidArgument
-from services.storage import naming
+from libs.domain.models import Scene, SceneAttrs, Tile, TileAttrs
+from libs.runtime.errors import InvalidArgument
+from libs.storage import naming
 
 S1_SCENE = "S1A_IW_SLC__1SDV_20190103T170631_20190103T170658_025312_02CCE8_9D2D"
 UTC = dt.UTC

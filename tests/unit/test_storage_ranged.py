@@ -16,9 +16,9 @@ import requests
 from support.httpserver import LocalHTTPServer, Response, serve_bytes
 from support.s3server import S3Endpoint, forwarding_proxy
 
-from services.runtime.errors import InvalidArgument, NotFound, Unavailable
-from services.storage.backend import StorageAccessDenied
-from services.storage.ranged import open_ranged
+from libs.runtime.errors import InvalidArgument, NotFound, Unavailable
+from libs.storage.backend import StorageAccessDenied
+from libs.storage.ranged import open_ranged
 
 MEMBER_SIZE = 100 * 1024
 MEMBERS = 40

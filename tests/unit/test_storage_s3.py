@@ -21,12 +21,12 @@ from support.httpserver import LocalHTTPServer, Request, Response
 from support.s3server import SERVICE_ACCOUNT_EMAIL, S3Endpoint
 from test_storage_layers import S2_SCENE, make_safe, make_tile, tree
 
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from services.runtime.settings import from_env
-from services.storage import ObjectStorage, ObjectStoreConfig, layers, open_storage, stores
-from services.storage.backend import StorageAccessDenied
-from services.worker.outcome import is_fatal, is_temporary
-from services.worker.settings import WorkerSettings
+from libs.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
+from libs.runtime.settings import from_env
+from libs.storage import ObjectStorage, ObjectStoreConfig, layers, open_storage, stores
+from libs.storage.backend import StorageAccessDenied
+from libs.worker.outcome import is_fatal, is_temporary
+from libs.worker.settings import WorkerSettings
 
 MIB = 1024 * 1024
 

@@ -8,13 +8,13 @@ import pathlib
 from support.s3server import S3Endpoint
 
 from protos.ingester.v1 import tasks_pb2
-from services.demo.archive import build_demo_archive
-from services.domain import proto_convert
-from services.domain.models import Scene, SceneAttrs, Status, TileMapping
+from libs.demo.archive import build_demo_archive
+from libs.domain import proto_convert
+from libs.domain.models import Scene, SceneAttrs, Status, TileMapping
 from services.downloader.providers.local import LocalProvider
 from services.downloader.worker import DownloadJob
-from services.worker.lease import TaskContext
-from services.worker.status import StatusBoard
+from libs.worker.task_loop import TaskContext
+from libs.worker.status import StatusBoard
 
 
 def _task(scene_id: str, storage_uri: str = "") -> tasks_pb2.Task:

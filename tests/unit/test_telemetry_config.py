@@ -10,8 +10,8 @@ import logging
 import pytest
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
-from services.runtime import logs, metrics, tracing
-from services.runtime.errors import InvalidArgument
+from libs.runtime import logs, metrics, tracing
+from libs.runtime.errors import InvalidArgument
 
 
 def _exporters(provider: object) -> list[object]:

@@ -1,11 +1,11 @@
-"""WKT parsing fails only with shapely's errors (services/domain/wkt.py)."""
+"""WKT parsing fails only with shapely's errors (libs/domain/wkt.py)."""
 
 from __future__ import annotations
 
 import pytest
 from shapely import errors
 
-from services.domain import wkt
+from libs.domain import wkt
 
 
 @pytest.mark.parametrize("text", ["é" * 3000, "POLYGON ((0 0, 1 é, 1 1, 0 0))", "x" * 1021 + "é"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from protos.ingester.v1 import types_pb2
-from services.domain.models import ZERO_TIME, Scene, SceneAttrs, Status, Tile, TileAttrs, TileMapping
-from services.worker import convert
+from libs.domain.models import ZERO_TIME, Scene, SceneAttrs, Status, Tile, TileAttrs, TileMapping
+from libs.worker import convert
 
 CET = dt.timezone(dt.timedelta(hours=1))
 

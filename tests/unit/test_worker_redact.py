@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-from services.graph.loader import LIBRARY_DIR
-from services.worker.redact import Redactor
+from libs.graph.loader import LIBRARY_DIR
+from libs.worker.redact import Redactor
 
 
 def test_known_folders_become_placeholders(tmp_path: pathlib.Path) -> None:

@@ -5,7 +5,7 @@ A URL pattern (`{SCENE}`, `{YEAR}`… from products.product_info, plus `{AREA}`)
 that yields annotation files wins. Only `annotation/s1*.xml` members are read: calibration, noise and rfi
 files live one folder deeper and are excluded, and a zip is never extracted whole.
 
-Remote places (http(s)://, s3://, gs://) are read with ranged requests (services/storage/ranged.py): a zip
+Remote places (http(s)://, s3://, gs://) are read with ranged requests (libs/storage/ranged.py): a zip
 costs its central directory and the annotation members, not the product's gigabytes. A remote `.SAFE`
 folder (a URL ending in `.SAFE`, `.SAFE/` or `manifest.safe`) cannot be listed, so its `manifest.safe`
 says which files are the annotations (repID `s1Level1ProductSchema`, as the reference's old Creodias
@@ -26,10 +26,10 @@ from typing import IO
 from xml.etree import ElementTree
 
 from libs.http import origins
-from services.domain import products
-from services.runtime.errors import IngesterError, InvalidArgument, NotFound, Unavailable
-from services.storage.config import ObjectStoreConfig
-from services.storage.ranged import open_ranged
+from libs.domain import products
+from libs.runtime.errors import IngesterError, InvalidArgument, NotFound, Unavailable
+from libs.storage.config import ObjectStoreConfig
+from libs.storage.ranged import open_ranged
 
 FIELD = "annotations_urls"
 

@@ -22,8 +22,8 @@ import shapely
 from services.catalogue.bursts import annotations as annotation_files
 from services.catalogue.bursts import burst_id, parse
 from services.catalogue.payload import ValidArea
-from services.domain import models
-from services.runtime.errors import InvalidArgument
+from libs.domain import models
+from libs.runtime.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 

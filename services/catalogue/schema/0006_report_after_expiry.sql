@@ -1,6 +1,6 @@
 -- A DONE report under an expired lease is refused like any report (docs/compatibility.md C33): the same
 -- function as 0004 with the expiry in the lease check. NULL tells the caller to find out why and to take
--- the expired lease back (services/catalogue/workflow/queue.py).
+-- the expired lease back (services/catalogue/tasks/queue.py).
 CREATE OR REPLACE FUNCTION geocube_report_done(p_task bigint, p_token uuid) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE

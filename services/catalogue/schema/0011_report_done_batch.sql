@@ -1,4 +1,4 @@
--- Group commit of DONE reports (services/catalogue/workflow/group_commit.py): the reports that reach the
+-- Group commit of DONE reports (services/catalogue/tasks/group_commit.py): the reports that reach the
 -- catalogue while the previous batch commits are applied by one statement, in one transaction, so they
 -- share one COMMIT, i.e. one WAL flush. The per-AOI lock is held until the commit is durable, so with one
 -- report per transaction the reports of an AOI waited for each other's WAL flush one after the other: on

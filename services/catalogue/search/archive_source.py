@@ -7,8 +7,8 @@ import threading
 
 from services.catalogue.payload import ValidArea
 from services.catalogue.search.local_archive import LocalArchive
-from services.domain import models, products
-from services.runtime.errors import InvalidArgument
+from libs.domain import models, products
+from libs.runtime.errors import InvalidArgument
 
 
 class ArchiveSource:

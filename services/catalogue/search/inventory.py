@@ -10,8 +10,8 @@ from typing import Protocol
 import shapely
 
 from services.catalogue.payload import ValidArea
-from services.domain import models, products, wkt
-from services.runtime.errors import InvalidArgument, Unavailable
+from libs.domain import models, products, wkt
+from libs.runtime.errors import InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from services.catalogue.search.product_metadata import (
     read_landsat,
     read_sentinel2,
 )
-from services.domain import products
-from services.domain.models import CatalogScene, SceneAttrs
-from services.runtime.errors import InvalidArgument
+from libs.domain import products
+from libs.domain.models import CatalogScene, SceneAttrs
+from libs.runtime.errors import InvalidArgument
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import shapely
 import shapely.affinity
 import shapely.errors
 
-from services.domain import products
+from libs.domain import products
 
 logger = logging.getLogger(__name__)
 

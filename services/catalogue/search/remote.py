@@ -32,7 +32,7 @@ import requests
 from libs.http import client, errors
 from libs.http.errors import RETRIED_STATUSES
 from libs.http.retry import RetryPolicy, backoff_delay
-from services.runtime.errors import FailedPrecondition, IngesterError, InvalidArgument, Unavailable
+from libs.runtime.errors import FailedPrecondition, IngesterError, InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
 

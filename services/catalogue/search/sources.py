@@ -18,9 +18,9 @@ from services.catalogue.search.cdse_odata import SUPPORTED as CDSE_SUPPORTED
 from services.catalogue.search.cdse_odata import CdseODataSource
 from services.catalogue.search.inventory import SceneSource
 from services.catalogue.search.stac import StacConfig, StacSource
-from services.domain import products
-from services.domain.products import Constellation
-from services.runtime.errors import InvalidArgument
+from libs.domain import products
+from libs.domain.products import Constellation
+from libs.runtime.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from services.catalogue.settings import CatalogueSettings

@@ -27,9 +27,9 @@ from pystac_client.stac_api_io import StacApiIO
 from services.catalogue.payload import ValidArea
 from libs.http import origins
 from services.catalogue.search import remote
-from services.domain import models, products
-from services.domain.products import Constellation
-from services.runtime.errors import InvalidArgument, Unavailable
+from libs.domain import models, products
+from libs.domain.products import Constellation
+from libs.runtime.errors import InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
 # pystac-client logs each prepared request with its headers at DEBUG, Authorization included: never

@@ -7,7 +7,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from services.domain import models
+from libs.domain import models
 
 
 def format_time(value: dt.datetime) -> str:

@@ -9,8 +9,8 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from services.catalogue.store import codec
-from services.catalogue.store.workflow import aoi_condition
-from services.domain import models
+from services.catalogue.store.aois import aoi_condition
+from libs.domain import models
 
 Conn = AsyncConnection[Any]
 

@@ -2,7 +2,7 @@
 UNAVAILABLE (psycopg classes "program limit exceeded" as an OperationalError, like a lost connection, and
 a client told to retry a value that can never be stored retries forever).
 
-The request checks (services/runtime/request_checks.py) refuse NUL characters before any SQL runs,
+The request checks (libs/runtime/request_checks.py) refuse NUL characters before any SQL runs,
 naming the field; this is the net for what only the database knows: an index row or a NOTIFY payload
 too large for a long name, a number out of a column's range.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import psycopg
 
-from services.runtime.errors import (
+from libs.runtime.errors import (
     AlreadyExists,
     FailedPrecondition,
     IngesterError,

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from services.runtime.errors import AlreadyExists, NotFound
+from libs.runtime.errors import AlreadyExists, NotFound
 
 Conn = AsyncConnection[Any]
 

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from services.runtime.errors import NotFound
+from libs.runtime.errors import NotFound
 
 Conn = AsyncConnection[Any]
 BBox = tuple[float, float, float, float]  # west, south, east, north

@@ -11,8 +11,8 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from services.domain import models
-from services.runtime import logs, tracing
+from libs.domain import models
+from libs.runtime import logs, tracing
 
 Conn = AsyncConnection[Any]
 CHANNEL = "geocube_task"

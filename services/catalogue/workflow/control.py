@@ -7,11 +7,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from services.catalogue.store import graph, workflow
+from services.catalogue.store import aois, graph
 from services.catalogue.workflow import transitions
-from services.domain import models
-from services.domain.models import Status
-from services.runtime.errors import IngesterError
+from libs.domain import models
+from libs.domain.models import Status
+from libs.runtime.errors import IngesterError
 
 _COLORS = {"NEW": "gray", "PENDING": "blue", "RETRY": "orange", "DONE": "green", "FAILED": "red"}
 
@@ -21,7 +21,7 @@ async def retry_aoi(pool: AsyncConnectionPool[Any], aoi: str, force: bool) -> tu
     the reference also re-downloads DONE scenes, spec §11.7). Each item in its own transaction; refusals
     are collected and the others still retried."""
     async with pool.connection() as conn:
-        scenes = await workflow.list_scenes(conn, aoi, None, 0, 0)
+        scenes = await aois.list_scenes(conn, aoi, None, 0, 0)
         tiles = await graph.list_aoi_tiles(conn, aoi, None, 0, 0)
     done_scenes = {s.id for s in scenes if s.status == Status.DONE}
     errors: list[str] = []

@@ -7,9 +7,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from services.catalogue.store import tasks, workflow
-from services.domain import models
-from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.catalogue.store import aois, tasks
+from libs.domain import models
+from libs.runtime.errors import FailedPrecondition, InvalidArgument
 
 Conn = AsyncConnection[Any]
 
@@ -44,10 +44,10 @@ async def ingest_scenes(
     """Creates the scenes (PENDING, one download task each) and their tiles (NEW) in date order, skipping
     scenes the AOI already has. Returns source id -> id of the scenes created now."""
     check_scenes(aoi, scenes)
-    await workflow.ensure_aoi(conn, aoi)
+    await aois.ensure_aoi(conn, aoi)
     # Serialised with the AOI's transitions: a tile failing meanwhile could otherwise become the previous
     # of a new tile after its dependants were re-linked, leaving the new tile waiting forever.
-    await workflow.lock_aoi(conn, aoi)
+    await aois.lock_aoi(conn, aoi)
     created: dict[str, int] = {}
     independent: list[models.CatalogScene] = []  # consecutive scenes whose tiles depend on no tile
     for scene in sorted(scenes, key=lambda s: (s.data.date, s.source_id)):
@@ -57,7 +57,7 @@ async def ingest_scenes(
         # A tile that chains onto another (Sentinel-1) needs that tile's id: the ones before go first.
         await _insert_independent(conn, aoi, independent, retry_count, created)
         independent = []
-        scene_id = await workflow.insert_scene(conn, aoi, scene.source_id, scene.data, retry_count)
+        scene_id = await aois.insert_scene(conn, aoi, scene.source_id, scene.data, retry_count)
         if scene_id is None:
             continue
         for tile in scene.tiles:
@@ -65,11 +65,11 @@ async def ingest_scenes(
             if tile.previous is not None and tile.reference is not None:
                 prev = await _dependency(conn, aoi, tile, tile.previous)
                 ref = await _dependency(conn, aoi, tile, tile.reference)
-            await workflow.insert_tile(conn, scene_id, tile.source_id, tile.data, prev, ref, retry_count)
+            await aois.insert_tile(conn, scene_id, tile.source_id, tile.data, prev, ref, retry_count)
         created[scene.source_id] = scene_id
     await _insert_independent(conn, aoi, independent, retry_count, created)
     await tasks.queue_downloads(conn, list(created.values()))
-    await workflow.refresh_aoi_status(conn, aoi)
+    await aois.refresh_aoi_status(conn, aoi)
     return created
 
 
@@ -78,19 +78,19 @@ async def _insert_independent(
 ) -> None:
     """Scenes and tiles without links in two statements however many (two round trips per scene and
     tile before: most of a large POST's answer time); ids in date order as one by one."""
-    ids = await workflow.insert_scenes(conn, aoi, [(s.source_id, s.data) for s in scenes], retry_count)
+    ids = await aois.insert_scenes(conn, aoi, [(s.source_id, s.data) for s in scenes], retry_count)
     new = []
     for scene in scenes:
         if scene.source_id in ids and scene.source_id not in created:  # twice in one call: the first
             new.append(scene)
             created[scene.source_id] = ids[scene.source_id]
-    await workflow.insert_tiles(
+    await aois.insert_tiles(
         conn, [(ids[s.source_id], t.source_id, t.data) for s in new for t in s.tiles], retry_count
     )
 
 
 async def _dependency(conn: Conn, aoi: str, tile: models.CatalogTile, link: models.TileRef) -> int:
-    found = await workflow.find_tile_id(conn, aoi, link.scene_id, link.source_id)
+    found = await aois.find_tile_id(conn, aoi, link.scene_id, link.source_id)
     if found is None or found[1] == models.Status.FAILED.value:
         raise FailedPrecondition(
             f"tile {tile.source_id} of scene {tile.scene_id} depends on tile {link.source_id} of scene "

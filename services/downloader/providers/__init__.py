@@ -2,7 +2,7 @@
 
 A provider exposes `name` and `fetch(product: ProductRequest, workdir)`, synchronous (run in a thread by
 the worker, which sets `product.cancel` when the task is cancelled) or async, and raises an error of
-services.runtime.errors when it cannot deliver the product: NotFound (the worker tries the next one, and
+libs.runtime.errors when it cannot deliver the product: NotFound (the worker tries the next one, and
 reports "product not found" when every provider said so), Unavailable (transient), PermissionDenied
 (credentials refused), FailedPrecondition. docs/providers.md describes each provider and its settings.
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from services.downloader.providers import copernicus, http, link, local, objectstore, transfer
 from services.downloader.settings import DownloaderSettings
-from services.storage.config import ObjectStoreConfig
+from libs.storage.config import ObjectStoreConfig
 
 
 def policy(settings: DownloaderSettings) -> transfer.Policy:

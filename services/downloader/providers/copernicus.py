@@ -28,11 +28,11 @@ import requests
 
 from libs.http import client, errors
 from libs.http.origins import origin
-from services.domain import products
+from libs.domain import products
 from services.downloader.providers import http, transfer
 from services.downloader.providers.product import ProductRequest, parse_checksums
-from services.runtime.errors import NotFound, Unavailable
-from services.runtime.urls import public_url
+from libs.runtime.errors import NotFound, Unavailable
+from libs.runtime.urls import public_url
 
 logger = logging.getLogger(__name__)
 

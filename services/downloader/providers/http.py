@@ -19,12 +19,12 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 
 from libs.http.origins import origin
-from services.domain import products
+from libs.domain import products
 from services.downloader.providers import transfer
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import FailedPrecondition, IngesterError, NotFound, PermissionDenied, Unavailable
-from services.runtime.urls import public_url
-from services.worker.outcome import is_temporary
+from libs.runtime.errors import FailedPrecondition, IngesterError, NotFound, PermissionDenied, Unavailable
+from libs.runtime.urls import public_url
+from libs.worker.outcome import is_temporary
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from collections.abc import Set as AbstractSet
 from libs.http.origins import origin, place
 from services.downloader.providers import http, local, objectstore, transfer
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import FailedPrecondition, NotFound
-from services.storage.config import ObjectStoreConfig
+from libs.runtime.errors import FailedPrecondition, NotFound
+from libs.storage.config import ObjectStoreConfig
 
 NAME = "URLImageProvider"
 ROOTS_SETTING = "GEOCUBE_DOWNLOADER_LINK_LOCAL_ROOTS"

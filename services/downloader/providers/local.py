@@ -22,9 +22,9 @@ import zipfile
 import zlib
 from collections.abc import Callable
 
-from services.domain import products
+from libs.domain import products
 from services.downloader.providers.product import Cancelled, ProductRequest
-from services.runtime.errors import FailedPrecondition, NotFound
+from libs.runtime.errors import FailedPrecondition, NotFound
 
 logger = logging.getLogger(__name__)
 

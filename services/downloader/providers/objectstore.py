@@ -1,11 +1,11 @@
 """Object-storage prefixes holding products (the Google Storage row of spec §8.2, for s3:// and gs://).
 
 `GEOCUBE_DOWNLOADER_OBJECT_STORE_PREFIXES=s3://products/sentinel2/{YEAR}/{MONTH},gs://mirror/{MISSION_ID}`:
-each prefix (placeholders as for HTTP templates) is opened with `services.storage.open_storage`, so
+each prefix (placeholders as for HTTP templates) is opened with `libs.storage.open_storage`, so
 file:// roots work too, and `<scene>.zip` then `<scene>.SAFE.zip` are looked for below it. The object is
 copied by the storage backend (obstore for s3/gs: one streamed GET) to a temporary name in the
 workdir, checked against the catalogue's size and checksums, renamed, then unarchived.
-Credentials are the object-store settings of the process (services/storage/config.py), never payloads.
+Credentials are the object-store settings of the process (libs/storage/config.py), never payloads.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 from services.downloader.providers import http, transfer
 from services.downloader.providers.product import ProductRequest
-from services.runtime.errors import IngesterError, NotFound, Unavailable
-from services.storage import open_storage
-from services.storage.config import ObjectStoreConfig
+from libs.runtime.errors import IngesterError, NotFound, Unavailable
+from libs.storage import open_storage
+from libs.storage.config import ObjectStoreConfig
 
 logger = logging.getLogger(__name__)
 

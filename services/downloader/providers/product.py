@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.domain import models
-from services.runtime.errors import IngesterError
+from libs.domain import models
+from libs.runtime.errors import IngesterError
 
 
 class Cancelled(IngesterError):

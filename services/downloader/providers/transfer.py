@@ -36,8 +36,8 @@ import requests
 from libs.http import client, errors
 from libs.http.retry import RetryPolicy
 from services.downloader.providers.product import Cancelled, ProductRequest
-from services.runtime.errors import Unavailable
-from services.runtime.urls import public_url
+from libs.runtime.errors import Unavailable
+from libs.runtime.urls import public_url
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,114 @@
+"""Storage on a local (or mounted) file system: plain absolute paths and `file://` URIs."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import urllib.parse
+import uuid
+
+from libs.runtime.errors import NotFound
+from libs.storage.backend import check_key
+
+_COPY_CHUNK = 1024 * 1024
+
+
+def copy_atomically(source: pathlib.Path, destination: pathlib.Path) -> None:
+    """Streams `source` into a temporary file beside `destination`, then renames it into place.
+
+    The temporary file lives in the destination folder so that os.replace stays a same-filesystem
+    rename: a reader (or a crash) sees either the old object or the complete new one, never a prefix.
+    """
+    created = _make_folders(destination.parent)
+    partial = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with source.open("rb") as src, partial.open("xb") as dst:
+            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(partial, destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    # The file's data is durable, but its name lives in the folder: without syncing the folder (and the
+    # parents of folders made here) a power cut after a DONE report could lose the stored file's entry.
+    for folder in (destination.parent, *(path.parent for path in created)):
+        _fsync_folder(folder)
+
+
+def _make_folders(folder: pathlib.Path) -> list[pathlib.Path]:
+    """mkdir -p that returns the folders it created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+            created.append(path)
+        except FileExistsError:  # a concurrent task made it: its own copy syncs the parent
+            pass
+    return created
+
+
+def _fsync_folder(folder: pathlib.Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage:
+    """Objects are files below `root`; `uri()` answers in the form the root was given: a plain path,
+    or a `file://` URI (percent-encoded, since aoi names may hold spaces) when `file_uris` is set."""
+
+    def __init__(self, root: pathlib.Path, *, file_uris: bool = False):
+        self.root = root
+        self._file_uris = file_uris
+        # "/" as root must not give "//key": the separator is added by uri().
+        root_text = "" if str(root) == "/" else str(root)
+        self._uri_prefix = f"file://{urllib.parse.quote(root_text)}" if file_uris else root_text
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.uri_prefix!r})"
+
+    @property
+    def uri_prefix(self) -> str:
+        return self._uri_prefix or "/"
+
+    def _path(self, key: str) -> pathlib.Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def uri(self, key: str) -> str:
+        check_key(key)
+        return f"{self._uri_prefix}/{urllib.parse.quote(key) if self._file_uris else key}"
+
+    def put_file(self, local_path: pathlib.Path, key: str) -> str:
+        copy_atomically(pathlib.Path(local_path), self._path(key))
+        return self.uri(key)
+
+    def get_file(self, key: str, local_path: pathlib.Path) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise NotFound(f"File not found: {self.uri(key)}")
+        try:
+            copy_atomically(source, pathlib.Path(local_path))
+        except FileNotFoundError as exc:
+            # Deleted between the check and the copy, or the local folder vanished.
+            if not source.exists():
+                raise NotFound(f"File not found: {self.uri(key)}") from exc
+            raise
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFound(f"File not found: {self.uri(key)}")
+        try:
+            path.unlink()
+        except FileNotFoundError as exc:
+            raise NotFound(f"File not found: {self.uri(key)}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()

@@ -1,8 +1,0 @@
-"""The processing-graph engine (spec §6): loading JSON graphs, rendering and running their steps, and
-selecting the out-files the downloader and the processor upload, index or delete."""
-
-from services.graph.loader import load_graph
-from services.graph.model import Graph, GraphResult, StepError
-from services.graph.run import RunOptions, input_files, run_graph
-
-__all__ = ["Graph", "GraphResult", "RunOptions", "StepError", "input_files", "load_graph", "run_graph"]

@@ -1,2 +1,0 @@
-"""Publishing what the processor indexed to an external STAC API (Transactions extension); see
-docs/stac-publishing.md."""
