@@ -109,7 +109,7 @@ class LocalHTTPServer:
                 # Recorded before answering: a client's next request cannot be listed before this one.
                 owner._record(request)
                 response = owner.handler(request)
-                owner._count(self._send(request, response))
+                self._send(request, response)
 
             def _send(self, request: Request, response: Response) -> int:
                 chunks = _chunks(response.body)
@@ -127,12 +127,16 @@ class LocalHTTPServer:
                     return 0
                 sent = 0
                 for chunk in chunks:
+                    # Counted before each write: a client that has every byte must see them counted (a
+                    # count after the response raced the client's assertion under load).
                     if response.truncate_after is not None and sent + len(chunk) >= response.truncate_after:
+                        owner._count(response.truncate_after - sent)
                         self.wfile.write(chunk[: response.truncate_after - sent])
                         sent = response.truncate_after
                         self.wfile.flush()
                         self.close_connection = True
                         return sent
+                    owner._count(len(chunk))
                     self.wfile.write(chunk)
                     sent += len(chunk)
                 return sent
