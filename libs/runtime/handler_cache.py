@@ -28,3 +28,20 @@ class HandlerCache:
         wrapped = build(method, handler)
         self._entries[method] = (handler, wrapped)
         return wrapped
+
+
+class UnaryInterceptor(grpc.aio.ServerInterceptor):
+    """A server interceptor that wraps unary-unary handlers, each wrapper built once per method:
+    subclasses write `_wrap(method, handler)`; other handlers pass through unchanged."""
+
+    def __init__(self) -> None:
+        self._wrapped = HandlerCache()
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError

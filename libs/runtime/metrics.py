@@ -24,7 +24,7 @@ from google.protobuf import descriptor_pool
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from libs.runtime.errors import InvalidArgument, Unavailable
-from libs.runtime.handler_cache import HandlerCache
+from libs.runtime.handler_cache import UnaryInterceptor
 from libs.runtime.tracing import final_code
 
 logger = logging.getLogger(__name__)
@@ -72,18 +72,12 @@ def method_labels(method: str) -> tuple[str, str]:
     return service, name
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
+class MetricsInterceptor(UnaryInterceptor):
     """Counts and times every unary RPC with the status it ended with (after the error table ran)."""
 
     def __init__(self, metrics: RpcMetrics):
         self._metrics = metrics
-        self._wrapped = HandlerCache()
-
-    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+        super().__init__()
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary

@@ -20,6 +20,7 @@ from google.protobuf import descriptor
 from google.protobuf import message as protobuf_message
 
 from libs.runtime.errors import InvalidArgument
+from libs.runtime.handler_cache import HandlerCache
 
 _FD = descriptor.FieldDescriptor
 _TIMESTAMP = "google.protobuf.Timestamp"
@@ -269,26 +270,21 @@ class RequestChecks(grpc.aio.ServerInterceptor):
     """Runs `check_request` before every unary-request RPC; streaming requests are left as they are."""
 
     def __init__(self) -> None:
-        # Per method: the registered handler and its checked form. This interceptor is the innermost, so
-        # the handler is the servicer's own, the same on every call: the wrapper (and its descriptor
-        # lookups) is built once per method, not per call.
-        self._checked: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        # The innermost interceptor: the handler is the servicer's own, the same on every call, so the
+        # checked form (and its descriptor lookups) is built once per method, not per call.
+        self._checked = HandlerCache()
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming or handler.request_deserializer is None:
             return handler
-        known = self._checked.get(handler_call_details.method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        if handler.unary_unary is not None:
-            checked = _unary_unary(handler)
-        elif handler.unary_stream is not None:
-            checked = _unary_stream(handler)
-        else:
+        if handler.unary_unary is None and handler.unary_stream is None:
             return handler
-        self._checked[handler_call_details.method] = (handler, checked)
-        return checked
+        return self._checked.get(handler_call_details.method, handler, _checked)
+
+
+def _checked(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    return _unary_unary(handler) if handler.unary_unary is not None else _unary_stream(handler)
 
 
 async def _refuse(context: grpc.aio.ServicerContext, error: InvalidArgument) -> None:

@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from libs.runtime import errors, metrics, request_checks, tracing
 from libs.runtime.auth import ServerSecurity
-from libs.runtime.handler_cache import HandlerCache
+from libs.runtime.handler_cache import UnaryInterceptor
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +24,14 @@ logger = logging.getLogger(__name__)
 Translator = Callable[[Exception], errors.IngesterError | None]
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(UnaryInterceptor):
     """Applies the error table: a domain error aborts the call with its status and message; any other
     exception is a bug, logged with its traceback and answered INTERNAL without internals, unless the
     service's translator makes a domain error of it."""
 
     def __init__(self, translate: Translator | None = None):
         self._translate = translate
-        self._wrapped = HandlerCache()
-
-    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+        super().__init__()
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         inner = handler.unary_unary

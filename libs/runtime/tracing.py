@@ -32,7 +32,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.runtime import logs
-from libs.runtime.handler_cache import HandlerCache
+from libs.runtime.handler_cache import UnaryInterceptor
 
 logger = logging.getLogger(__name__)
 
@@ -174,17 +174,11 @@ def final_code(context: grpc.aio.ServicerContext, exc: BaseException | None) -> 
     return grpc.StatusCode.OK if exc is None else grpc.StatusCode.UNKNOWN
 
 
-class ServerInterceptor(grpc.aio.ServerInterceptor):
+class ServerInterceptor(UnaryInterceptor):
     """Continues the caller's trace (a SERVER span per RPC) and binds its request id to the log context."""
 
     def __init__(self) -> None:
-        self._wrapped = HandlerCache()
-
-    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+        super().__init__()
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         """Built once per method (HandlerCache): what varies per call is read from the call's context."""
