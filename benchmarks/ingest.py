@@ -42,6 +42,7 @@ from collections.abc import Iterator, Sequence
 
 import psycopg
 import requests
+from prometheus_client import CollectorRegistry
 from psycopg import sql
 
 from benchmarks import procstat
@@ -78,6 +79,7 @@ class Sample:
     cpu: dict[str, float]  # role -> user + system seconds from POST to DONE (procstat.snapshot)
     peak_mib: dict[str, float]  # role -> peak resident memory at the end of the run
     per_commit: float  # DONE reports per committing transaction (commits_shared)
+    rpcs: dict[str, float]  # gRPC method -> calls the catalogue answered during the run (rpc_counts)
 
 
 def payload(name: str) -> bytes:
@@ -119,6 +121,24 @@ async def commits_shared(dsn: str, aoi: str) -> float:
         )
         rows, transactions = await cur.fetchone() or (0, 0)
     return rows / max(transactions, 1)
+
+
+async def rpc_counts(registry: CollectorRegistry | None) -> dict[str, float]:
+    """Calls answered so far by the in-process catalogue, by method (`grpc_server_handled_total`).
+
+    Collected in a thread: the registry's queue collector queries the database on this event loop (it
+    waits for it, and would block it, if called from the loop itself)."""
+    return await asyncio.to_thread(_rpc_counts, registry)
+
+
+def _rpc_counts(registry: CollectorRegistry | None) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for metric in registry.collect() if registry is not None else ():
+        for sample in metric.samples:
+            if sample.name == "grpc_server_handled_total":
+                method = sample.labels["grpc_method"]
+                counts[method] = counts.get(method, 0.0) + sample.value
+    return counts
 
 
 def newest_mtime(folder: pathlib.Path) -> float:
@@ -175,6 +195,7 @@ async def run_once(
         async with AsyncClient(base_url=stack.gateway_url, headers=headers, timeout=120) as client:
             wall_start = time.time()  # wall clock: compared with file modification times below
             load = procstat.load_average()
+            rpcs_start = await rpc_counts(stack.catalogue_metrics)
             cpu_start = procstat.snapshot(postmaster)
             started = time.perf_counter()
             answer = await client.post("/catalog/aoi", files={"area": area})
@@ -185,6 +206,7 @@ async def run_once(
             status = await follow(client, aoi, timeout)
             done = time.perf_counter() - started
             end = procstat.snapshot(postmaster)
+            rpcs = {m: n - rpcs_start.get(m, 0.0) for m, n in (await rpc_counts(stack.catalogue_metrics)).items()}
             counts = report_counts(_checked(await client.get(f"/aoi/{aoi}")).text)
         tiles = counts["Tiles"]
         # One tile per Sentinel-2 scene: every one of the N scenes and N tiles must be DONE.
@@ -194,7 +216,10 @@ async def run_once(
         cpu = {role: proc.cpu - cpu_start[role].cpu for role, proc in end.items() if role in cpu_start}
         peak = {role: proc.peak_mib for role, proc in end.items()}
         per_commit = await commits_shared(stack.database_dsn, aoi)
-        return Sample(scenes, concurrency, post, download, done, load, cpu, peak, per_commit)
+        return Sample(
+            scenes, concurrency, post, download, done, load, cpu, peak, per_commit,
+            {m: n for m, n in rpcs.items() if n},
+        )
     finally:
         await stack.stop()
 
@@ -290,6 +315,10 @@ async def benchmark(
                     + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
                     + "; peak "
                     + ", ".join(f"{r} {sample.peak_mib.get(r, 0.0):.0f} MiB" for r in ROLES)
+                )
+                say(
+                    "    RPCs per scene: "
+                    + ", ".join(f"{m} {n / scenes:.2f}" for m, n in sorted(sample.rpcs.items()))
                 )
                 samples.append(sample)
     return samples, stuck

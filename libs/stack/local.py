@@ -15,6 +15,8 @@ import pathlib
 import secrets
 from collections.abc import Awaitable, Callable
 
+from prometheus_client import CollectorRegistry
+
 from gateway import app as gateway_app
 from gateway.settings import GatewaySettings
 from services.catalogue import app as catalogue_app
@@ -53,6 +55,8 @@ class Stack:
     token: str
     grpc_token: str
     _stoppers: list[Callable[[], Awaitable[None]]]
+    # The in-process catalogue's metrics (RPC counts by method, queue metrics): what benchmarks read.
+    catalogue_metrics: CollectorRegistry | None = None
 
     async def stop(self) -> None:
         # Reverse order: the gateway first (no new requests), the database last.
@@ -142,7 +146,10 @@ async def start_stack(config: StackConfig) -> Stack:
             )
         )
         stoppers.append(http.stop)
-        stack = Stack(config, http.url, catalogue.target, storage, archive, dsn, token, grpc_token, stoppers)
+        stack = Stack(
+            config, http.url, catalogue.target, storage, archive, dsn, token, grpc_token, stoppers,
+            catalogue.registry,
+        )
         return stack
     finally:
         if stack is None:

@@ -65,6 +65,7 @@ class CatalogueApp:
     archive: LocalArchive | None
     geocube: GeocubeClient | None = None
     metrics: runtime_metrics.MetricsServer | None = None
+    registry: CollectorRegistry | None = None  # its metrics, for a process embedding the catalogue
 
     @property
     def port(self) -> int:
@@ -189,4 +190,4 @@ async def start(settings: CatalogueSettings) -> CatalogueApp:
             await geocube.close()
         raise
     logger.info("catalogue listening on port %s", server.port)
-    return CatalogueApp(server, pool, notifier, archive, geocube, metrics_server)
+    return CatalogueApp(server, pool, notifier, archive, geocube, metrics_server, registry)
