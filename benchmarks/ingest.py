@@ -124,7 +124,8 @@ async def commits_shared(dsn: str, aoi: str) -> float:
 
 
 async def rpc_counts(registry: CollectorRegistry | None) -> dict[str, float]:
-    """Calls answered so far by the in-process catalogue, by method (`grpc_server_handled_total`).
+    """Calls answered so far by the in-process catalogue, by method (`grpc_server_handled_total`), and
+    its lease claims by kind and outcome (`geocube_lease_claims_total`).
 
     Collected in a thread: the registry's queue collector queries the database on this event loop (it
     waits for it, and would block it, if called from the loop itself)."""
@@ -138,6 +139,10 @@ def _rpc_counts(registry: CollectorRegistry | None) -> dict[str, float]:
             if sample.name == "grpc_server_handled_total":
                 method = sample.labels["grpc_method"]
                 counts[method] = counts.get(method, 0.0) + sample.value
+            elif sample.name == "geocube_lease_claims_total":
+                # Not RPCs, but what they cost: a LeaseTask woken for nothing still ran a claim.
+                key = f"claims {sample.labels['kind']} {sample.labels['outcome']}"
+                counts[key] = counts.get(key, 0.0) + sample.value
     return counts
 
 

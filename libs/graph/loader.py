@@ -307,7 +307,11 @@ def parse_graph(
 
 def load_graph(name: str, graph_path: Sequence[pathlib.Path], retriable: bool) -> Graph:
     """Loads the graph `name` (spec §6.1). `retriable` is the item's `is_retriable` (spec §6.5)."""
-    path = resolve_graph_file(name, graph_path)
+    return read_graph_file(name, resolve_graph_file(name, graph_path), graph_path, retriable)
+
+
+def read_graph_file(name: str, path: pathlib.Path, graph_path: Sequence[pathlib.Path], retriable: bool) -> Graph:
+    """Reads and parses the file `name` resolved to (`resolve_graph_file`)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

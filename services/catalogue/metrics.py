@@ -44,6 +44,14 @@ class QueueMetrics:
             ["kind"],
             registry=registry,
         )
+        self.claims = Counter(
+            "geocube_lease_claims_total",
+            "Claim statements of leases, by kind and outcome (claimed: at least one task; empty: none"
+            " ready; skipped: a woken long-poll that did not query, a claim having found the queue empty"
+            " since the notification that woke it).",
+            ["kind", "outcome"],
+            registry=registry,
+        )
         self.results = Counter(
             "geocube_task_results_total",
             "Results accepted from workers, by status (TEMPORARY: a transient failure, requeued).",

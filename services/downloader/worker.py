@@ -20,6 +20,7 @@ import grpc
 
 from protos.ingester.v1 import downloader_pb2, downloader_pb2_grpc, tasks_pb2, types_pb2
 from libs import graph as graph_engine
+from libs.graph.cache import GraphCache
 from libs.domain.models import Scene, Status, Tile, TileAttrs
 from services.downloader import passthrough
 from services.downloader.providers.product import ProductRequest, Progress
@@ -29,7 +30,7 @@ from libs.runtime.errors import InvalidArgument, NotFound
 from libs.runtime.tracing import tracer
 from libs.storage import ObjectStoreConfig, layers, naming
 from libs.storage.backend import Storage
-from libs.storage.roots import open_scene_storage
+from libs.storage.roots import ScenesStorage
 from libs.worker import convert
 from libs.worker.app import WorkerApp, start_worker
 from libs.worker.task_loop import TaskContext
@@ -123,11 +124,8 @@ class DownloadJob:
             raise InvalidArgument("providers", "no image providers defined")
         self._providers = list(providers)
         self._cancel_grace = cancel_grace
-        self._storage_uri = storage_uri
-        self._object_store = object_store
-        self._graph_path = list(graph_path)
-        self._allowed_storage = list(allowed_storage)
-        self._storage_setting = storage_setting
+        self._storages = ScenesStorage(storage_uri, allowed_storage, object_store, storage_setting)
+        self._graphs = GraphCache(graph_path)
 
     async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
         scene = convert.scene_from_proto(task.download.scene)
@@ -149,14 +147,7 @@ class DownloadJob:
         # The default root is the operator's: messages name only a payload's own URI.
         storage_uri = scene.data.storage_uri or "default storage"
         try:
-            storage = await asyncio.to_thread(
-                open_scene_storage,
-                scene.data.storage_uri,
-                self._storage_uri,
-                self._allowed_storage,
-                self._object_store,
-                self._storage_setting,
-            )
+            storage = await self._storages.get(scene.data.storage_uri)
         except Exception as exc:
             raise wrap(f"ProcessScene.Storage[{storage_uri}]: ", exc) from exc
 
@@ -180,31 +171,32 @@ class DownloadJob:
 
     async def store_archive_as_is(self, scene: Scene, storage: Storage, context: TaskContext) -> bool:
         """The fast path of passthrough.py; False (nothing done) whenever it does not apply."""
-        archive = await asyncio.to_thread(self._archive_as_is, scene)
-        if archive is None:
+        locate = getattr(self._providers[0], "locate", None)
+        if locate is None:
+            return False
+        try:
+            graph = await self._graphs.get(scene.data.graph_name, scene.data.is_retriable)
+        except Exception:  # noqa: BLE001 - the normal path reports the graph error with its context
+            return False
+        if not passthrough.is_repack_only(graph):
+            return False
+        context.progress("storing the product archive")
+        return await asyncio.to_thread(self._store_as_is, scene, storage, locate)
+
+    def _store_as_is(self, scene: Scene, storage: Storage, locate: Callable[[str], pathlib.Path]) -> bool:
+        """Finds and checks the archive, then stores it under each tile's key: in one thread hop."""
+        try:
+            archive = locate(scene.source_id)
+        except Exception:  # noqa: BLE001 - not in the first provider: the chain decides
+            return False
+        if not passthrough.storable_archive(archive):
             return False
         for tile_id in scene.data.tiles:
             tile = Tile(id=0, source_id=tile_id, scene=scene, data=TileAttrs())
             key = naming.object_key(tile, naming.stored_file_name(tile, passthrough.PRODUCT_LAYER, "*"))
-            context.progress(f"tile {tile_id}: storing the product archive")
-            uri = await asyncio.to_thread(storage.put_file, archive, key)
+            uri = storage.put_file(archive, key)
             logger.info("stored %s (archive as is)", uri, extra={"aoi": scene.aoi, "scene_id": scene.id})
         return True
-
-    def _archive_as_is(self, scene: Scene) -> pathlib.Path | None:
-        """The product archive to store as it is, or None; in one thread hop (three before, per scene)."""
-        try:
-            graph = graph_engine.load_graph(scene.data.graph_name, self._graph_path, scene.data.is_retriable)
-        except Exception:  # noqa: BLE001 - the normal path reports the graph error with its context
-            return None
-        locate = getattr(self._providers[0], "locate", None)
-        if not passthrough.is_repack_only(graph) or locate is None:
-            return None
-        try:
-            archive = locate(scene.source_id)
-        except Exception:  # noqa: BLE001 - not in the first provider: the chain decides
-            return None
-        return archive if passthrough.storable_archive(archive) else None
 
     async def fetch_product(
         self, scene: Scene, workdir: pathlib.Path, context: TaskContext | None = None
@@ -246,11 +238,9 @@ class DownloadJob:
     async def process_tile(
         self, scene: Scene, tile: Tile, storage: Storage, workdir: pathlib.Path, context: TaskContext
     ) -> None:
-        # The graph is loaded again for every tile, as the reference does (it is a small JSON file).
+        # The reference loads the graph again for every tile; the cache sees a changed file within a second.
         try:
-            graph = await asyncio.to_thread(
-                graph_engine.load_graph, scene.data.graph_name, self._graph_path, scene.data.is_retriable
-            )
+            graph = await self._graphs.get(scene.data.graph_name, scene.data.is_retriable)
         except Exception as exc:
             raise _graph_error(scene.data.graph_name, exc) from exc
         result = await graph_engine.run_graph(

@@ -23,6 +23,7 @@ from libs import graph as graph_engine
 from libs.domain.models import Status, Tile
 from libs.geocube.client import GeocubeClient
 from libs.geocube.indexing import GeocubeIndexer
+from libs.graph.cache import GraphCache
 from libs.graph.model import Action, OutFile
 from services.processor.indexing import DatasetIndexer, Indexer, ToIndex
 from services.processor.settings import ProcessorSettings
@@ -32,7 +33,7 @@ from libs.stac.transactions import StacTransactions
 from libs.runtime.errors import InvalidArgument, NotFound
 from libs.storage import ObjectStoreConfig, layers, naming
 from libs.storage.backend import Storage
-from libs.storage.roots import open_scene_storage
+from libs.storage.roots import ScenesStorage
 from libs.worker import convert
 from libs.worker.app import WorkerApp, start_worker
 from libs.worker.task_loop import TaskContext
@@ -100,10 +101,8 @@ class ProcessJob:
         self._publish = publish
         self._stac = stac
         self._storage_uri = storage_uri
-        self._allowed_storage = list(allowed_storage)
-        self._storage_setting = storage_setting
-        self._object_store = object_store
-        self._graph_path = list(graph_path)
+        self._storages = ScenesStorage(storage_uri, allowed_storage, object_store, storage_setting)
+        self._graphs = GraphCache(graph_path)
         self._indexer = indexer
 
     async def __call__(self, task: tasks_pb2.Task, context: TaskContext) -> Outcome:
@@ -134,20 +133,11 @@ class ProcessJob:
         # The default root is the operator's: messages name only a payload's own URI.
         shown_uri = tile.scene.data.storage_uri or "default storage"
         try:
-            storage = await asyncio.to_thread(
-                open_scene_storage,
-                tile.scene.data.storage_uri,
-                self._storage_uri,
-                self._allowed_storage,
-                self._object_store,
-                self._storage_setting,
-            )
+            storage = await self._storages.get(tile.scene.data.storage_uri)
         except Exception as exc:
             raise wrap(f"{prefix}Storage[{shown_uri}]: ", exc) from exc
         try:
-            graph = await asyncio.to_thread(
-                graph_engine.load_graph, tile.data.graph_name, self._graph_path, tile.data.is_retriable
-            )
+            graph = await self._graphs.get(tile.data.graph_name, tile.data.is_retriable)
         except Exception as exc:
             reason = exc.reason if isinstance(exc, InvalidArgument) else str(exc)
             raise wrap(prefix, JobError(reason)) from exc

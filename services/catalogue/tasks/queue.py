@@ -137,6 +137,8 @@ class TaskQueue:
                 return []  # stopping: the worker asks again, and reaches a running replica
             event = self._notifier.event(kind)  # taken before the claim: no wake-up can be missed
             leases, next_expiry = await self._try_lease(kind, worker_id, limit)
+            if self._metrics is not None:
+                self._metrics.claims.labels(kind.value, "claimed" if leases else "empty").inc()
             if leases:
                 if self._metrics is not None:
                     self._metrics.leased.labels(kind.value).inc(len(leases))
