@@ -1,7 +1,7 @@
 """The lease loop: `concurrency` slots, each leasing one task at a time from the catalogue and running it.
 
-Per slot: long-poll `LeaseTask` (the catalogue answers as soon as a task is ready, so no sleep-polling),
-run the job in a fresh working directory while a heartbeat renews the lease every third of its
+Per slot: wait for a task with the other idle slots (one `LeaseTasks` long-poll for all of them,
+libs/worker/leasing.py: the catalogue answers as soon as tasks are ready, so no sleep-polling), run the job in a fresh working directory while a heartbeat renews the lease every third of its
 duration, report the outcome, then run the outcome's `after_report` clean-up (only when the report was
 accepted). A heartbeat refused with FAILED_PRECONDITION means the lease is gone
 (expired and re-leased, or the task cancelled): the job is cancelled and nothing is reported.
@@ -35,14 +35,12 @@ from libs.runtime import tracing
 from libs.worker import convert, telemetry
 from libs.worker.metrics import WorkerMetrics
 from libs.worker.outcome import Outcome, outcome_for_error
+from libs.worker.leasing import IdleLeases
 from libs.worker.reporting import ReportSender
 from libs.worker.status import CurrentTask, StatusBoard
 
 logger = logging.getLogger(__name__)
 
-# The lease call's deadline exceeds the long-poll wait by this much, so that an idle catalogue answers
-# "nothing ready" before our deadline fires.
-_LEASE_CALL_MARGIN = 10.0
 _RPC_TIMEOUT = 10.0
 _FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 
@@ -115,10 +113,14 @@ class LeaseLoop:
         self._config = config
         # The slots' reports share ReportResults calls (libs/worker/reporting.py).
         self.reports = ReportSender(self._stub, config.kind, config.worker_id, _RPC_TIMEOUT)
+        self._stopping = asyncio.Event()
+        # The idle slots share one LeaseTasks long-poll (libs/worker/leasing.py).
+        self.idle = IdleLeases(
+            self._stub, config.kind, config.worker_id, config.lease_wait, self._stopping, self._give_back
+        )
         self._handler = handler
         self._board = board
         self._metrics = metrics if metrics is not None else WorkerMetrics()
-        self._stopping = asyncio.Event()
         self._slots: list[asyncio.Task[None]] = []
         self._reachable: bool | None = None  # None until the first LeaseTask answer or failure
 
@@ -143,6 +145,7 @@ class LeaseLoop:
         for result in await asyncio.gather(*self._slots, return_exceptions=True):
             if isinstance(result, Exception):
                 logger.error("lease slot ended with an error", exc_info=result)
+        await self.idle.close()
 
     # --- leasing -----------------------------------------------------------------------------------
 
@@ -150,9 +153,12 @@ class LeaseLoop:
         failures = 0
         while not self._stopping.is_set():
             try:
-                task = await self._lease()
-            except grpc.aio.AioRpcError as exc:
-                self._set_reachable(False, exc)
+                task = await self.idle.take()
+            except Exception as exc:  # AioRpcError, or a bug: the slot backs off either way
+                if isinstance(exc, grpc.aio.AioRpcError):
+                    self._set_reachable(False, exc)
+                else:
+                    logger.error("leasing failed", exc_info=exc)
                 failures += 1
                 delay = min(self._config.backoff_max, self._config.backoff_initial * 2 ** (failures - 1))
                 # Jitter keeps the slots of many workers from hammering a restarting catalogue in step.
@@ -160,8 +166,8 @@ class LeaseLoop:
                 continue
             failures = 0
             self._set_reachable(True)
-            # While the queue is busy each report claims the next task (ReportResult.lease_next): the
-            # slot goes back to LeaseTask's long-poll only when none was ready.
+            # While the queue is busy each report claims the next task (ReportResults.lease_next): the
+            # slot goes back to the idle slots' long-poll only when none was ready.
             while task is not None:
                 if self._stopping.is_set():
                     # Claimed by the last report while the worker began to drain: hand it back now
@@ -177,36 +183,6 @@ class LeaseLoop:
                         "task %d: worker error", current.task_id, extra={"task_id": current.task_id}
                     )
                     task = None
-
-    async def _lease(self) -> tasks_pb2.Task | None:
-        """One long-poll; None when nothing became ready or the loop is stopping."""
-        request = tasks_pb2.LeaseTaskRequest(kind=self._config.kind, worker_id=self._config.worker_id)
-        request.wait.FromTimedelta(dt.timedelta(seconds=self._config.lease_wait))
-        call: asyncio.Future[tasks_pb2.LeaseTaskResponse] = asyncio.ensure_future(
-            self._stub.LeaseTask(request, timeout=self._config.lease_wait + _LEASE_CALL_MARGIN)
-        )
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({call, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            call.cancel()
-            raise
-        finally:
-            stopping.cancel()
-        if not call.done():
-            # Stopping while the long-poll waits: cancel it. Should the catalogue lease us a task in this
-            # very instant, the answer may still arrive (then the task runs) or be lost (then it comes
-            # back at lease expiry).
-            call.cancel()
-            try:
-                await call
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # the slot itself is being cancelled, not just the call
-                return None
-        response = call.result()
-        return response.task if response.HasField("task") else None
 
     def _set_reachable(self, reachable: bool, exc: grpc.aio.AioRpcError | None = None) -> None:
         if reachable == self._reachable:
