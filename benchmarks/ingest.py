@@ -317,7 +317,7 @@ async def benchmark(
                     f" all tiles DONE {sample.done:.2f} s ({scenes / sample.done:.0f} scenes/s),"
                     f" {sample.per_commit:.1f} reports per commit,"
                     " CPU "
-                    + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.1f} s" for r in ROLES)
+                    + ", ".join(f"{r} {sample.cpu.get(r, 0.0):.2f} s" for r in ROLES)
                     + "; peak "
                     + ", ".join(f"{r} {sample.peak_mib.get(r, 0.0):.0f} MiB" for r in ROLES)
                 )

@@ -110,7 +110,8 @@ async def claim(
         "WITH soonest AS (SELECT min(lease_expires) AS expiry FROM task WHERE kind = %(kind)s"
         " AND state = 'leased'),"
         " due AS (SELECT %(check)s AND coalesce(expiry < now(), false) AS expired FROM soonest),"
-        " picked AS (SELECT id FROM task WHERE kind = %(kind)s AND state = 'queued'"
+        # The kind as a literal (an enum's value): the plan uses that kind's ready index (0013_*.sql).
+        f" picked AS (SELECT id FROM task WHERE kind = '{kind.value}' AND state = 'queued'"
         " AND NOT (SELECT expired FROM due) ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED),"
         " no_flush_wait AS (SELECT set_config('synchronous_commit', 'off', true)),"
         " claimed AS (UPDATE task SET state = 'leased', lease_token = gen_random_uuid(),"
