@@ -146,8 +146,12 @@ def date_from_product_id(name: str) -> dt.date:
     """Acquisition day encoded in the name. Raises ProductIdError for an unsupported or too short name,
     ValueError when the name has no date keys (legacy Sentinel-2) or they do not form a date."""
     info = product_info(name)
-    text = info.get("YEAR", "") + info.get("MONTH", "") + info.get("DAY", "")
-    return dt.datetime.strptime(text, "%Y%m%d").date()
+    year, month, day = info.get("YEAR", ""), info.get("MONTH", ""), info.get("DAY", "")
+    text = year + month + day
+    # Not strptime: it cost more than the rest of a local download's lookup (called for every task).
+    if (len(year), len(month), len(day)) != (4, 2, 2) or not (text.isascii() and text.isdigit()):
+        raise ValueError(f"no date in {name!r}: {text!r}")
+    return dt.date(int(year), int(month), int(day))  # ValueError for a day that does not exist
 
 
 def format_brackets(text: str, *maps: Mapping[str, str]) -> str:

@@ -14,6 +14,7 @@ import urllib.parse
 from libs.runtime.errors import InvalidArgument
 from libs.storage.backend import Storage
 from libs.storage.config import ObjectStoreConfig
+from libs.storage.durability import DEFAULT_SYNC
 from libs.storage.local import LocalStorage
 from libs.storage.objectstore import ObjectStorage, parse_location
 
@@ -34,7 +35,7 @@ def open_storage(uri: str, config: ObjectStoreConfig | None = None) -> Storage:
         path = pathlib.Path(uri)
         if not path.is_absolute():
             raise InvalidArgument("storage_uri", f"{uri!r} is not an absolute path")
-        return LocalStorage(path)
+        return LocalStorage(path, sync=config.storage_sync if config else DEFAULT_SYNC)
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise InvalidArgument("storage_uri", f"file URI {uri!r} names a remote host {parsed.netloc!r}")
@@ -43,7 +44,7 @@ def open_storage(uri: str, config: ObjectStoreConfig | None = None) -> Storage:
         path = pathlib.Path(urllib.parse.unquote(parsed.path))
         if not path.is_absolute():
             raise InvalidArgument("storage_uri", f"file URI {uri!r} has no absolute path")
-        return LocalStorage(path, file_uris=True)
+        return LocalStorage(path, file_uris=True, sync=config.storage_sync if config else DEFAULT_SYNC)
     if parsed.scheme in ("s3", "gs"):
         return ObjectStorage(parse_location(uri, "storage_uri"), config)
     raise InvalidArgument(

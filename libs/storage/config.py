@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Any
 
 from libs.runtime.errors import InvalidArgument
+from libs.storage.durability import DEFAULT_SYNC, SYNC_MODES
 
 _ADDRESSING_STYLES = ("", "auto", "path", "virtual")
 # S3's floor for every part but the last (s3transfer enforces it too).
@@ -57,6 +58,9 @@ class ObjectStoreConfig(ObjectStoreSettings):
     storage_multipart_threshold: int = 64 * 1024 * 1024
     # Attempts of one request (obstore retries 5xx, dropped connections and timeouts with backoff).
     max_attempts: int = 5
+    # Local storage: "filesystem" (shared syncfs barriers) or "files" (fsync per file and folder);
+    # libs/storage/durability.py.
+    storage_sync: str = DEFAULT_SYNC
 
     @classmethod
     def from_settings(cls, settings: Any) -> ObjectStoreConfig:
@@ -112,6 +116,8 @@ class ObjectStoreConfig(ObjectStoreSettings):
                 raise fail("gs_service_account_key", str(exc)) from None
         if self.max_attempts < 1:
             raise fail("max_attempts", f"must be at least 1, got {self.max_attempts}")
+        if self.storage_sync not in SYNC_MODES:
+            raise fail("storage_sync", f"expected one of {', '.join(SYNC_MODES)}, got {self.storage_sync!r}")
         if self.storage_multipart_threshold < MIN_PART_SIZE:
             raise fail("storage_multipart_threshold", f"must be at least {MIN_PART_SIZE} bytes (5 MiB)")
 

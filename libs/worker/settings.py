@@ -17,6 +17,7 @@ from libs.runtime.auth import (
 from libs.runtime.errors import InvalidArgument
 from libs.storage import open_storage
 from libs.storage.config import ObjectStoreConfig, ObjectStoreSettings
+from libs.storage.durability import DEFAULT_SYNC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +39,9 @@ class WorkerSettings(ObjectStoreSettings, ServerSecuritySettings, CatalogueClien
     # (The object-store connection fields come from ObjectStoreSettings: docs/storage.md.)
     # Bytes above which an upload to s3:// or gs:// is a multipart upload (at least 5 MiB).
     storage_multipart_threshold: int = 64 * 1024 * 1024
+    # How a stored file is made durable on local storage: "filesystem" (syncfs barriers shared by the
+    # files being stored at that moment) or "files" (an fsync per file and folder); docs/storage.md.
+    storage_sync: str = DEFAULT_SYNC
     # Parent of the per-task working directories; "" = a temporary folder removed at stop.
     workdir: str = ""
     # Tasks run at the same time by this process.

@@ -151,6 +151,10 @@ def test_date_from_product_id() -> None:
         products.date_from_product_id(S2_LEGACY)  # no date keys in a legacy name
     with pytest.raises(products.ProductIdError):
         products.date_from_product_id("unknown")
+    # Digits that do not form a day, and characters that are not ASCII digits, are no date either.
+    for bad_date in ("20220230", "2022011x", "２０２２0104"):
+        with pytest.raises(ValueError):
+            products.date_from_product_id(S2_DEMO.replace("20220104", bad_date, 1))
 
 
 def test_format_brackets() -> None:
