@@ -145,29 +145,6 @@ async def get_tile(
     return codec.tile_from_row(row, scene)
 
 
-async def get_tile_with_links(conn: Conn, tile_id: int) -> dict[int, models.Tile]:
-    """The tile, its previous and its reference tile, each with its scene, by id, in two round trips:
-    a process task's lease needs all three (one query per tile and per scene before)."""
-    return await get_tiles_with_links(conn, [tile_id])
-
-
-async def get_tiles_with_links(conn: Conn, tile_ids: list[int]) -> dict[int, models.Tile]:
-    """`get_tile_with_links` for several tiles, still in two round trips (a lease of several tasks)."""
-    cur = await conn.execute(
-        f"SELECT {codec.TILE_COLUMNS} FROM tile t"
-        " WHERE t.id IN (SELECT unnest(ARRAY[x.id, x.prev, x.ref]) FROM tile x WHERE x.id = ANY(%s))",
-        (tile_ids,),
-    )
-    rows = await cur.fetchall()
-    scenes = await get_scenes(conn, list({row[2] for row in rows}))
-    return {row[0]: codec.tile_from_row(row, scenes.get(row[2])) for row in rows}
-
-
-async def get_scenes(conn: Conn, scene_ids: list[int]) -> dict[int, models.Scene]:
-    cur = await conn.execute(f"SELECT {codec.SCENE_COLUMNS} FROM scene s WHERE s.id = ANY(%s)", (scene_ids,))
-    return {scene.id: scene for scene in map(codec.scene_from_row, await cur.fetchall())}
-
-
 async def list_scenes(conn: Conn, aoi: str, status: str | None, page: int, limit: int) -> list[models.Scene]:
     where, params = aoi_condition(aoi)
     if status:

@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from libs.domain import models
+from services.catalogue.store import codec
 from libs.runtime import logs, tracing
 
 Conn = AsyncConnection[Any]
@@ -88,18 +89,29 @@ class Claim:
     tasks: list[LeasedTask]  # by id
     next_expiry: dt.datetime | None  # earliest lease expiry of `kind` before the claim
     expired: bool  # a lease of `kind` had expired: nothing was claimed, reclaim it first
+    # What the leases hand out, read by the claiming statement: the scenes of download tasks; the tiles
+    # of process tasks with their previous and reference tiles, each with its scene.
+    scenes: dict[int, models.Scene] = dataclasses.field(default_factory=dict)
+    tiles: dict[int, models.Tile] = dataclasses.field(default_factory=dict)
+
+
+_TASK_WIDTH = len(_COLUMNS.split(", "))
+_TILE_WIDTH = len(codec.TILE_COLUMNS.split(", "))
 
 
 async def claim(
     conn: Conn, kind: models.TaskKind, worker_id: str, lease_seconds: float, limit: int = 1,
     unless_expired: bool = True,
 ) -> Claim:
-    """Leases the `limit` oldest queued tasks of `kind` in one statement; SKIP LOCKED lets concurrent
-    claims (any replica) pass each other without ever handing one task to two workers.
+    """Leases the `limit` oldest queued tasks of `kind` and reads their items, in one statement; SKIP
+    LOCKED lets concurrent claims (any replica) pass each other without ever handing one task to two
+    workers.
 
     With `unless_expired`, nothing is claimed while a lease of `kind` has expired (`expired` says so):
     the caller takes those back first, as it did with a query of its own before every claim; the check
-    and the earliest expiry (for a long-poll's wake-up) ride on the claim's round trip.
+    and the earliest expiry (for a long-poll's wake-up) ride on the claim's round trip. So do the items:
+    one row per task and item (a process task's tile, its previous and its reference tile), read in the
+    statement's snapshot (two more round trips before). An item deleted meanwhile (DeleteAoi) is absent.
 
     The claiming transaction commits without waiting for its WAL flush (synchronous_commit off for it
     alone, set by the same statement: no round trip). A lease need not survive a power cut: lost, its
@@ -118,14 +130,39 @@ async def claim(
         " lease_expires = now() + make_interval(secs => %(secs)s), worker_id = %(worker)s,"
         " attempts = attempts + 1, progress = ''"
         " FROM picked, no_flush_wait WHERE task.id = picked.id"
-        f" RETURNING {', '.join('task.' + c for c in _COLUMNS.split(', '))})"
-        " SELECT s.expiry, d.expired, c.* FROM soonest s CROSS JOIN due d LEFT JOIN claimed c ON true",
+        f" RETURNING {', '.join('task.' + c for c in _COLUMNS.split(', '))}),"
+        # The tiles to read: each process task's own, then its previous and reference tiles.
+        " linked AS (SELECT c.id AS task_id, x.tile_id FROM claimed c JOIN tile own ON own.id = c.tile_id"
+        " CROSS JOIN LATERAL unnest(ARRAY[own.id, own.prev, own.ref]) AS x(tile_id)"
+        " WHERE x.tile_id IS NOT NULL),"
+        " items AS (SELECT c.id AS task_id, l.tile_id, c.scene_id FROM claimed c"
+        " LEFT JOIN linked l ON l.task_id = c.id)"
+        f" SELECT so.expiry, d.expired, c.*, {codec.TILE_COLUMNS}, {codec.SCENE_COLUMNS}"
+        " FROM soonest so CROSS JOIN due d LEFT JOIN claimed c ON true"
+        " LEFT JOIN items i ON i.task_id = c.id"
+        " LEFT JOIN tile t ON t.id = i.tile_id"
+        " LEFT JOIN scene s ON s.id = coalesce(t.scene_id, i.scene_id)",
         {"kind": kind.value, "check": unless_expired, "limit": max(limit, 1), "secs": lease_seconds,
          "worker": worker_id},
     )
     rows = await cur.fetchall()
-    claimed = sorted((_task(row[2:]) for row in rows if row[2] is not None), key=lambda t: t.id)
-    return Claim(claimed, rows[0][0], bool(rows[0][1]))
+    claimed: dict[int, LeasedTask] = {}
+    scenes: dict[int, models.Scene] = {}
+    tile_rows: dict[int, tuple[Any, ...]] = {}
+    tile_at, scene_at = 2 + _TASK_WIDTH, 2 + _TASK_WIDTH + _TILE_WIDTH
+    for row in rows:
+        if row[2] is None:
+            continue  # nothing claimed: the one row of soonest x due
+        if row[2] not in claimed:
+            claimed[row[2]] = _task(row[2:tile_at])
+        if row[scene_at] is not None and row[scene_at] not in scenes:
+            scenes[row[scene_at]] = codec.scene_from_row(row[scene_at:])
+        if row[tile_at] is not None:
+            tile_rows[row[tile_at]] = row[tile_at:scene_at]
+    tiles = {tile_id: codec.tile_from_row(row, scenes.get(row[2])) for tile_id, row in tile_rows.items()}
+    return Claim(
+        sorted(claimed.values(), key=lambda t: t.id), rows[0][0], bool(rows[0][1]), scenes, tiles
+    )
 
 
 async def first_expired(conn: Conn, kind: models.TaskKind) -> int | None:

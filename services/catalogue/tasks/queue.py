@@ -158,14 +158,14 @@ class TaskQueue:
         self, kind: models.TaskKind, worker_id: str, limit: int
     ) -> tuple[list[Lease], dt.datetime | None]:
         async with self._pool.connection() as conn:
-            # The common case in one round trip: the claim (which also tells whether a lease expired)
-            # commits on its own, then the leased items are read, outside any transaction (the task rows
-            # are ours now; BEGIN and COMMIT were two of the five round trips of a lease).
+            # The common case in one round trip: the claim, which also tells whether a lease expired and
+            # reads the leased items, commits on its own (BEGIN and COMMIT were two of the five round
+            # trips of a lease, the items two more).
             await conn.set_autocommit(True)
             try:
                 claim = await tasks.claim(conn, kind, worker_id, self.lease_seconds, limit)
                 if claim.tasks:
-                    return await self._load(conn, claim.tasks), None
+                    return self._leases(claim), None
             finally:
                 await conn.set_autocommit(False)
             if not claim.expired:
@@ -177,7 +177,7 @@ class TaskQueue:
                 )
                 if not claim.tasks:
                     return [], await tasks.next_expiry(conn, kind)
-                return await self._load(conn, claim.tasks), None
+                return self._leases(claim), None
 
     async def _reclaim_expired(self, conn: Any, kind: models.TaskKind) -> None:
         """Expired leases count as transient failures: requeued, or the item fails when attempts run out."""
@@ -206,28 +206,26 @@ class TaskQueue:
         async with self._pool.connection() as conn:
             return await tasks.lease_holder(conn, task_id, token)
 
-    async def _load(self, conn: Any, claimed: list[tasks.LeasedTask]) -> list[Lease]:
-        """The leased items, in two queries for any number of tasks (scenes; or tiles with their
-        previous and reference tiles, then their scenes). A task whose item was deleted since its claim
+    @staticmethod
+    def _leases(claim: tasks.Claim) -> list[Lease]:
+        """The leases of a claim, from the items its statement read. A task whose item was deleted since
         (DeleteAoi: the task row went with it) is left out."""
-        downloads = [t for t in claimed if t.tile_id is None]
-        processes = [t for t in claimed if t.tile_id is not None]
         leases = []
-        if downloads:
-            scenes = await aois.get_scenes(conn, [t.scene_id for t in downloads])
-            leases += [Lease(t, scenes[t.scene_id]) for t in downloads if t.scene_id in scenes]
-        if processes:
-            tiles = await aois.get_tiles_with_links(conn, [t.tile_id for t in processes if t.tile_id])
-            for task in processes:
-                tile = tiles.get(task.tile_id or 0)
-                if tile is None:
-                    continue
-                previous = tiles.get(tile.previous_id) if tile.previous_id else None
-                reference = tiles.get(tile.reference_id) if tile.reference_id else None
-                leases.append(Lease(task, tile.scene, tile, previous, reference))
-        if len(leases) < len(claimed):
-            logger.info("%d leased task(s) vanished with their AOI", len(claimed) - len(leases))
-        return sorted(leases, key=lambda lease: lease.task.id)
+        for task in claim.tasks:
+            if task.tile_id is None:
+                scene = claim.scenes.get(task.scene_id)
+                if scene is not None:
+                    leases.append(Lease(task, scene))
+                continue
+            tile = claim.tiles.get(task.tile_id)
+            if tile is None:
+                continue
+            previous = claim.tiles.get(tile.previous_id) if tile.previous_id else None
+            reference = claim.tiles.get(tile.reference_id) if tile.reference_id else None
+            leases.append(Lease(task, tile.scene, tile, previous, reference))
+        if len(leases) < len(claim.tasks):
+            logger.info("%d leased task(s) vanished with their AOI", len(claim.tasks) - len(leases))
+        return leases
 
     async def heartbeat(self, task_id: int, token: str, progress: str) -> dt.datetime:
         async with self._pool.connection() as conn, conn.transaction():
