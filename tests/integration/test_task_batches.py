@@ -1,5 +1,6 @@
 """LeaseTasks and ReportResults (several tasks per call) on the real catalogue and database, and the
-worker's lease loop sending its slots' reports together, also to a catalogue that predates them."""
+worker's lease loop sending its slots' reports together and its idle slots' long-polls as one, also to a
+catalogue that predates them."""
 
 from __future__ import annotations
 
@@ -172,6 +173,41 @@ async def test_lease_loop_sends_the_slots_reports_together(stubs, catalogue, tmp
     assert await _scene_statuses(stubs, "a", "b", "c") == [types_pb2.STATUS_DONE] * 6
 
 
+async def test_idle_slots_share_one_long_poll(stubs, catalogue, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Four idle slots wait on one LeaseTasks call: the tasks an ingestion makes ready are claimed by
+    one call and spread over the slots (with a LeaseTask per slot, each woken slot ran a claim)."""
+    running: list[int] = []
+    all_running = asyncio.Event()
+    calls_when_all_ran: list[int] = []
+
+    async def handler(task, context):  # type: ignore[no-untyped-def]
+        running.append(task.task_id)
+        if len(running) == 4:
+            calls_when_all_ran.append(loop.idle.calls)
+            all_running.set()
+        await all_running.wait()
+        return Outcome(Status.DONE)
+
+    async with grpc.aio.insecure_channel(catalogue.target) as channel:
+        loop = LeaseLoop(
+            channel, LoopConfig(DOWNLOAD, "idle", tmp_path, concurrency=4, lease_wait=5),
+            handler, StatusBoard("idle"),
+        )
+        loop.start()
+        for _ in range(500):  # the slots reach their shared long-poll (no event tells it)
+            if loop.idle.calls:
+                break
+            await asyncio.sleep(0.01)
+        await _ingest(stubs, "a", "b")  # two AOIs of two scenes
+        await asyncio.wait_for(all_running.wait(), 30)
+        await loop.drain(5)
+    assert sorted(running) == sorted(set(running)) and len(running) == 4
+    # Two ingestions (two commits of two tasks): one call claimed each pair, or both if the second
+    # commit came before the first claim ran; a call per slot made four.
+    assert calls_when_all_ran in ([1], [2])
+    assert await _scene_statuses(stubs, "a", "b") == [types_pb2.STATUS_DONE] * 4
+
+
 class _OldTasks(tasks_pb2_grpc.TasksServicer):
     """A catalogue from before ReportResults and LeaseTasks (the generated base answers UNIMPLEMENTED for
     them): forwards the other calls to the real one."""
@@ -202,5 +238,5 @@ async def test_lease_loop_reports_alone_to_an_older_catalogue(stubs, catalogue, 
                 loop = await _run_loop(channel, tmp_path, expected=4, concurrency=2)
         finally:
             await server.stop(None)
-    assert loop.reports._single
+    assert loop.reports._single and loop.idle._single  # LeaseTask per idle slot, ReportResult per result
     assert await _scene_statuses(stubs, "a", "b") == [types_pb2.STATUS_DONE] * 4
