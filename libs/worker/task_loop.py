@@ -1,8 +1,9 @@
 """The lease loop: `concurrency` slots, each leasing one task at a time from the catalogue and running it.
 
 Per slot: wait for a task with the other idle slots (one `LeaseTasks` long-poll for all of them,
-libs/worker/leasing.py: the catalogue answers as soon as tasks are ready, so no sleep-polling), run the job in a fresh working directory while a heartbeat renews the lease every third of its
-duration, report the outcome, then run the outcome's `after_report` clean-up (only when the report was
+libs/worker/leasing.py: the catalogue answers as soon as tasks are ready, so no sleep-polling), run the
+job in a fresh working directory while a heartbeat renews the lease every third of its duration, report
+the outcome, then run the outcome's `after_report` clean-up (only when the report was
 accepted). A heartbeat refused with FAILED_PRECONDITION means the lease is gone
 (expired and re-leased, or the task cancelled): the job is cancelled and nothing is reported.
 

@@ -46,9 +46,7 @@ class QueueMetrics:
         )
         self.claims = Counter(
             "geocube_lease_claims_total",
-            "Claim statements of leases, by kind and outcome (claimed: at least one task; empty: none"
-            " ready; skipped: a woken long-poll that did not query, a claim having found the queue empty"
-            " since the notification that woke it).",
+            "Claim statements of leases, by kind and outcome (claimed: at least one task; empty: none ready).",
             ["kind", "outcome"],
             registry=registry,
         )
