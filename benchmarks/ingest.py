@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[24],
         # Slots finishing together share calls (ReportResults, LeaseTasks) and commits: the more slots,
         # the less CPU per scene; 16-32 measured under 3 s, 8 over (docs/benchmarks.md, session 6).
-        help="tasks each worker runs at once; several values are compared (default: 24, measured best)",
+        help="tasks each worker runs at once; several values are compared (default: 24; 16-32 measured under 3 s)",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per size and concurrency (default: 3)")
     parser.add_argument("--band-size", type=int, default=16, help="band width/height in pixels (default: 16)")

@@ -8,8 +8,11 @@ identity (inode, size, modification and change times) compared, and the graph pa
 it changed. A graph edited (or shadowed by a new file in an earlier folder) is therefore seen within
 `revalidate` seconds: the same as if the task had been leased that much earlier.
 
-Failures are not cached: a missing or broken graph is looked up again by the next task (and reported
-with the same message as `load_graph`'s).
+Only graphs without steps are kept: a step's script is looked up when the graph is parsed
+(`Step.command_path`), so a kept graph would miss a script installed, removed or shadowed after it was
+parsed; and a graph that runs steps spends seconds in them, not microseconds parsing. Failures are not
+kept either: a missing or broken graph is looked up again by the next task (and reported with the same
+message as `load_graph`'s).
 """
 
 from __future__ import annotations
@@ -74,7 +77,10 @@ class GraphCache:
         key = (name, retriable)
         entry = self._entries.get(key)
         if entry is None or identity is None or entry.graph.path != path or entry.identity != identity:
-            entry = _Entry(read_graph_file(name, path, self._graph_path, retriable), identity, self._clock())
+            graph = read_graph_file(name, path, self._graph_path, retriable)
+            if graph.steps:
+                return graph  # its scripts are resolved at parse time: parsed again for every task
+            entry = _Entry(graph, identity, self._clock())
         else:
             entry = dataclasses.replace(entry, checked=self._clock())
         with self._lock:

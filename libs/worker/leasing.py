@@ -65,7 +65,16 @@ class IdleLeases:
         self._waiting.append(waiter)
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name="idle-leases")
-        return await waiter
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Cancelled (a drain past its grace) just after the poller handed this slot a task: give it
+            # back rather than leave it to lease expiry.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                task = waiter.result()
+                if task is not None:
+                    await asyncio.shield(self._give_back(task))
+            raise
 
     async def close(self) -> None:
         """Ends the long-poll in flight, if any (the loop has stopped: nobody waits for it)."""
@@ -74,13 +83,20 @@ class IdleLeases:
             await asyncio.gather(self._poller, return_exceptions=True)
 
     def _live(self) -> int:
-        while self._waiting and self._waiting[0].done():  # cancelled slots
+        """Slots waiting now; those cancelled meanwhile are dropped from the front."""
+        while self._waiting and self._waiting[0].done():
             self._waiting.popleft()
         return sum(not waiter.done() for waiter in self._waiting)
 
     async def _poll(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            # Whatever ended the loop (stop, no slot left, an error): no slot is left waiting.
+            self._answer_all(lambda waiter: waiter.set_result(None))
+
+    async def _serve(self) -> None:
         while (wanted := self._live()) and not self._stopping.is_set():
-            # No slot may be left waiting, whatever happens to the call.
             try:
                 tasks = await self._call(min(wanted, MAX_TASKS))
             except asyncio.CancelledError:
@@ -89,28 +105,22 @@ class IdleLeases:
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                     logger.info("the catalogue has no LeaseTasks: each idle slot long-polls alone")
-                    self._single = True
-                    self._answer_all(lambda waiter: waiter.set_result(None))  # they ask again, alone
+                    self._single = True  # the slots, answered None, ask again alone
                 else:
                     self._fail_all(exc)
                 return
             except Exception as exc:  # noqa: BLE001 - a bug: the slots log it and back off
                 self._fail_all(exc)
                 return
-            if tasks is None:  # stopping
-                break
             if not tasks:
-                # The long-poll ended with nothing ready: the slots ask again (and see a stop meanwhile).
-                self._answer_all(lambda waiter: waiter.set_result(None))
+                # Stopping, or the long-poll ended with nothing ready: the slots ask again (and see a
+                # stop meanwhile).
                 return
             for task in tasks:
-                while self._waiting and self._waiting[0].done():
-                    self._waiting.popleft()
-                if self._waiting:
-                    self._waiting.popleft().set_result(task)
+                if self._live():
+                    self._waiting.popleft().set_result(task)  # _live() dropped the cancelled ones first
                 else:  # its slot was cancelled (a drain past its grace) while the call was in flight
                     await self._give_back(task)
-        self._answer_all(lambda waiter: waiter.set_result(None))
 
     def _fail_all(self, exc: BaseException) -> None:
         self._answer_all(lambda waiter: waiter.set_exception(exc))

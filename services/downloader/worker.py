@@ -180,10 +180,20 @@ class DownloadJob:
             return False
         if not passthrough.is_repack_only(graph):
             return False
-        context.progress("storing the product archive")
-        return await asyncio.to_thread(self._store_as_is, scene, storage, locate)
+        loop = asyncio.get_running_loop()
 
-    def _store_as_is(self, scene: Scene, storage: Storage, locate: Callable[[str], pathlib.Path]) -> bool:
+        def progress(text: str) -> None:  # from the thread: the status board lives on the loop
+            loop.call_soon_threadsafe(context.progress, text)
+
+        return await asyncio.to_thread(self._store_as_is, scene, storage, locate, progress)
+
+    def _store_as_is(
+        self,
+        scene: Scene,
+        storage: Storage,
+        locate: Callable[[str], pathlib.Path],
+        progress: Callable[[str], None],
+    ) -> bool:
         """Finds and checks the archive, then stores it under each tile's key: in one thread hop."""
         try:
             archive = locate(scene.source_id)
@@ -194,6 +204,7 @@ class DownloadJob:
         for tile_id in scene.data.tiles:
             tile = Tile(id=0, source_id=tile_id, scene=scene, data=TileAttrs())
             key = naming.object_key(tile, naming.stored_file_name(tile, passthrough.PRODUCT_LAYER, "*"))
+            progress(f"tile {tile_id}: storing the product archive")
             uri = storage.put_file(archive, key)
             logger.info("stored %s (archive as is)", uri, extra={"aoi": scene.aoi, "scene_id": scene.id})
         return True

@@ -190,14 +190,15 @@ async def test_idle_slots_share_one_long_poll(stubs, catalogue, tmp_path) -> Non
 
     async with grpc.aio.insecure_channel(catalogue.target) as channel:
         loop = LeaseLoop(
-            channel, LoopConfig(DOWNLOAD, "idle", tmp_path, concurrency=4, lease_wait=5),
+            channel, LoopConfig(DOWNLOAD, "idle", tmp_path, concurrency=4, lease_wait=30),
             handler, StatusBoard("idle"),
         )
         loop.start()
-        for _ in range(500):  # the slots reach their shared long-poll (no event tells it)
+        for _ in range(1000):  # the slots reach their shared long-poll (no event tells it)
             if loop.idle.calls:
                 break
             await asyncio.sleep(0.01)
+        assert loop.idle.calls == 1, "the idle slots' long-poll did not start"
         await _ingest(stubs, "a", "b")  # two AOIs of two scenes
         await asyncio.wait_for(all_running.wait(), 30)
         await loop.drain(5)

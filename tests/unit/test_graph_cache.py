@@ -115,11 +115,27 @@ def test_a_removed_graph_fails_after_the_delay(tmp_path: pathlib.Path) -> None:
 
 
 def test_get_answers_from_memory_then_loads_in_a_thread(tmp_path: pathlib.Path) -> None:
-    write(tmp_path, "G.json", "a")
+    path = write(tmp_path, "G.json", "a")
     cache = GraphCache([tmp_path], revalidate=60.0)
 
-    async def both() -> tuple[object, object]:
-        return await cache.get("G.json", False), await cache.get("G.json", False)
+    async def twice() -> tuple[object, object]:
+        first = await cache.get("G.json", False)
+        path.unlink()  # within the delay the second answer cannot have read the file
+        return first, await cache.get("G.json", False)
 
-    first, second = asyncio.run(both())
+    first, second = asyncio.run(twice())
     assert first is second
+
+
+def test_a_graph_with_steps_is_parsed_for_every_task(tmp_path: pathlib.Path) -> None:
+    """Its step's script is looked up when it is parsed: one installed later must be found at once."""
+    document = graph_document("a")
+    document["processing_steps"] = [{"engine": "python", "command": "step.py", "args": {}}]
+    (tmp_path / "G.json").write_text(json.dumps(document))
+    cache = GraphCache([tmp_path], revalidate=60.0)
+    before = cache.load("G.json", False)
+    assert before.steps[0].command_path is None  # not installed yet
+    assert cache.cached("G.json", False) is None  # not kept
+    (tmp_path / "step.py").write_text("print('ok')\n")
+    after = cache.load("G.json", False)
+    assert after.steps[0].command_path == tmp_path / "step.py"

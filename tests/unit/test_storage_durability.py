@@ -1,4 +1,5 @@
-"""Durable local writes (libs/storage/durability.py): shared syncfs barriers, and the two modes."""
+"""Durable local writes (libs/storage/durability.py): shared syncfs barriers, the file systems they are
+used on, and the two modes."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import time
 import pytest
 
 from libs.runtime.errors import InvalidArgument
-from libs.storage import LocalStorage, open_storage
+from libs.storage import LocalStorage, durability, open_storage
 from libs.storage.config import ObjectStoreConfig
 from libs.storage.durability import FilesystemSync, FileSync, for_mode
+from libs.storage.local import copy_atomically
 
 
 class RecordingSyncfs:
@@ -43,16 +45,31 @@ class RecordingSyncfs:
         return 0
 
 
+def local_disk(path: pathlib.Path, kind: str = "ext4"):  # type: ignore[no-untyped-def]
+    """The mount table as FilesystemSync reads it, with `path`'s file system of type `kind`."""
+    return lambda: {path.stat().st_dev: kind}
+
+
+def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    # A thread's arrival in Condition.wait has no event of its own: looked at until it shows.
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def test_writers_share_barriers_and_each_waits_for_one_begun_after_it(tmp_path: pathlib.Path) -> None:
     syncfs = RecordingSyncfs()
-    sync = FilesystemSync(syncfs)
+    sync = FilesystemSync(syncfs, local_disk(tmp_path))
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     spans: list[tuple[float, float]] = []
     spans_lock = threading.Lock()
+    barriers = sync.barriers(os.fstat(fd).st_dev)
+    assert barriers is not None
 
     def writer() -> None:
         entered = time.monotonic()
-        sync.barriers(os.fstat(fd).st_dev).wait(fd, str(tmp_path))
+        barriers.wait(fd, str(tmp_path))
         with spans_lock:
             spans.append((entered, time.monotonic()))
 
@@ -64,11 +81,7 @@ def test_writers_share_barriers_and_each_waits_for_one_begun_after_it(tmp_path: 
         others = [threading.Thread(target=writer) for _ in range(10)]
         for thread in others:
             thread.start()
-        barriers = sync.barriers(os.fstat(fd).st_dev)
-        deadline = time.monotonic() + 10
-        while barriers.waiting < 10 and time.monotonic() < deadline:  # no event to wait on: a thread's
-            time.sleep(0.01)  # arrival in Condition.wait is only visible this way
-        assert barriers.waiting == 10
+        wait_until(lambda: barriers.waiting == 10, "the writers to wait")
         syncfs.release.set()
         for thread in [first, *others]:
             thread.join(10)
@@ -86,10 +99,11 @@ def test_a_failed_barrier_fails_its_writers_and_the_next_one_runs_again(tmp_path
     syncfs = RecordingSyncfs()
     syncfs.release.set()
     syncfs.fail_next = True
-    sync = FilesystemSync(syncfs)
+    sync = FilesystemSync(syncfs, local_disk(tmp_path))
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         barriers = sync.barriers(os.fstat(fd).st_dev)
+        assert barriers is not None
         with pytest.raises(OSError, match="syncfs") as failed:
             barriers.wait(fd, str(tmp_path))
         assert failed.value.errno == errno.EIO
@@ -99,29 +113,46 @@ def test_a_failed_barrier_fails_its_writers_and_the_next_one_runs_again(tmp_path
     assert len(syncfs.calls) == 2
 
 
+def test_a_file_system_not_known_as_a_local_disk_gets_fsyncs(tmp_path: pathlib.Path) -> None:
+    """FUSE (gcsfuse, s3fs…): syncfs would not ask the daemon to persist anything."""
+    syncfs = RecordingSyncfs()
+    syncfs.release.set()
+    sync = FilesystemSync(syncfs, local_disk(tmp_path, "fuse.gcsfuse"))
+    source = tmp_path / "f.zip"
+    source.write_bytes(b"zip")
+    copy_atomically(source, tmp_path / "a" / "b" / "f.zip", sync)
+    assert (tmp_path / "a" / "b" / "f.zip").read_bytes() == b"zip"
+    assert sync.barriers(tmp_path.stat().st_dev) is None and not syncfs.calls
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="syncfs is Linux's")
 def test_filesystem_mode_stores_through_the_real_syncfs(tmp_path: pathlib.Path) -> None:
-    sync = for_mode("filesystem")
-    assert isinstance(sync, FilesystemSync)  # this is Linux: syncfs was found
-    storage = open_storage(str(tmp_path / "root"))
-    device = (tmp_path).stat().st_dev
-    before = sync.barriers(device).calls
+    assert durability._SYNCFS is not None  # this is Linux: syncfs was found
+    sync = FilesystemSync(durability._SYNCFS, local_disk(tmp_path))  # its own barriers: counted alone
     source = tmp_path / "f.zip"
     source.write_bytes(b"zip" * 1000)
-    uri = storage.put_file(source, "aoi/scene/tiles/tile/f.zip")
-    assert pathlib.Path(uri).read_bytes() == b"zip" * 1000
+    destination = tmp_path / "root" / "aoi" / "scene" / "tiles" / "tile" / "f.zip"
+    copy_atomically(source, destination, sync)
+    assert destination.read_bytes() == b"zip" * 1000
+    barriers = sync.barriers(tmp_path.stat().st_dev)
     # Two barriers: the bytes before the rename, the name after it.
-    assert sync.barriers(device).calls - before == 2
-    assert not [p for p in pathlib.Path(uri).parent.iterdir() if p.name.endswith(".partial")]
+    assert barriers is not None and barriers.calls == 2
+    assert not [p for p in destination.parent.iterdir() if p.name.endswith(".partial")]
+    # The mode a worker asks for by its setting is the process's shared instance.
+    assert isinstance(for_mode("filesystem"), FilesystemSync)
 
 
-def test_files_mode_and_the_setting(tmp_path: pathlib.Path) -> None:
+def test_files_is_the_default_and_the_setting_is_checked(tmp_path: pathlib.Path) -> None:
     assert isinstance(for_mode("files"), FileSync)
-    storage = open_storage(str(tmp_path / "root"), ObjectStoreConfig(storage_sync="files"))
-    assert isinstance(storage, LocalStorage)
-    source = tmp_path / "f.tif"
-    source.write_bytes(b"pixels")
-    assert pathlib.Path(storage.put_file(source, "a/b/f.tif")).read_bytes() == b"pixels"
+    assert ObjectStoreConfig().storage_sync == "files"
+    for config in (ObjectStoreConfig(), ObjectStoreConfig(storage_sync="filesystem")):
+        storage = open_storage(str(tmp_path / config.storage_sync), config)
+        assert isinstance(storage, LocalStorage)
+        source = tmp_path / "f.tif"
+        source.write_bytes(b"pixels")
+        assert pathlib.Path(storage.put_file(source, "a/b/f.tif")).read_bytes() == b"pixels"
     with pytest.raises(InvalidArgument, match="GEOCUBE_DOWNLOADER_STORAGE_SYNC") as refused:
         ObjectStoreConfig(storage_sync="never").check("GEOCUBE_DOWNLOADER_")
-    assert "filesystem, files" in str(refused.value)
+    assert "files, filesystem" in str(refused.value)
+    with pytest.raises(ValueError, match="never"):
+        for_mode("never")

@@ -137,8 +137,6 @@ class TaskQueue:
                 return []  # stopping: the worker asks again, and reaches a running replica
             event = self._notifier.event(kind)  # taken before the claim: no wake-up can be missed
             leases, next_expiry = await self._try_lease(kind, worker_id, limit)
-            if self._metrics is not None:
-                self._metrics.claims.labels(kind.value, "claimed" if leases else "empty").inc()
             if leases:
                 if self._metrics is not None:
                     self._metrics.leased.labels(kind.value).inc(len(leases))
@@ -163,7 +161,7 @@ class TaskQueue:
             # trips of a lease, the items two more).
             await conn.set_autocommit(True)
             try:
-                claim = await tasks.claim(conn, kind, worker_id, self.lease_seconds, limit)
+                claim = self._counted(await tasks.claim(conn, kind, worker_id, self.lease_seconds, limit), kind)
                 if claim.tasks:
                     return self._leases(claim), None
             finally:
@@ -172,8 +170,9 @@ class TaskQueue:
                 return [], claim.next_expiry
             async with conn.transaction():
                 await self._reclaim_expired(conn, kind)
-                claim = await tasks.claim(
-                    conn, kind, worker_id, self.lease_seconds, limit, unless_expired=False
+                claim = self._counted(
+                    await tasks.claim(conn, kind, worker_id, self.lease_seconds, limit, unless_expired=False),
+                    kind,
                 )
                 if not claim.tasks:
                     return [], await tasks.next_expiry(conn, kind)
@@ -205,6 +204,11 @@ class TaskQueue:
     async def lease_holder(self, task_id: int, token: str) -> str | None:
         async with self._pool.connection() as conn:
             return await tasks.lease_holder(conn, task_id, token)
+
+    def _counted(self, claim: tasks.Claim, kind: models.TaskKind) -> tasks.Claim:
+        if self._metrics is not None:  # one per claim statement, by what it claimed
+            self._metrics.claims.labels(kind.value, "claimed" if claim.tasks else "empty").inc()
+        return claim
 
     @staticmethod
     def _leases(claim: tasks.Claim) -> list[Lease]:
