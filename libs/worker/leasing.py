@@ -83,10 +83,16 @@ class IdleLeases:
             await asyncio.gather(self._poller, return_exceptions=True)
 
     def _live(self) -> int:
-        """Slots waiting now; those cancelled meanwhile are dropped from the front."""
-        while self._waiting and self._waiting[0].done():
-            self._waiting.popleft()
+        """Slots waiting now (a cancelled slot's waiter is done)."""
         return sum(not waiter.done() for waiter in self._waiting)
+
+    def _next_waiter(self) -> asyncio.Future[tasks_pb2.Task | None] | None:
+        """The slot waiting longest, taken off the queue; None when none is left."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                return waiter
+        return None
 
     async def _poll(self) -> None:
         try:
@@ -117,8 +123,9 @@ class IdleLeases:
                 # stop meanwhile).
                 return
             for task in tasks:
-                if self._live():
-                    self._waiting.popleft().set_result(task)  # _live() dropped the cancelled ones first
+                waiter = self._next_waiter()
+                if waiter is not None:
+                    waiter.set_result(task)
                 else:  # its slot was cancelled (a drain past its grace) while the call was in flight
                     await self._give_back(task)
 

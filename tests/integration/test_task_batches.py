@@ -194,11 +194,8 @@ async def test_idle_slots_share_one_long_poll(stubs, catalogue, tmp_path) -> Non
             handler, StatusBoard("idle"),
         )
         loop.start()
-        for _ in range(1000):  # the slots reach their shared long-poll (no event tells it)
-            if loop.idle.calls:
-                break
-            await asyncio.sleep(0.01)
-        assert loop.idle.calls == 1, "the idle slots' long-poll did not start"
+        # Whether the shared long-poll is already waiting or starts after the commits, the tasks of a
+        # commit are claimed by one call; a LeaseTask per slot would be four calls either way.
         await _ingest(stubs, "a", "b")  # two AOIs of two scenes
         await asyncio.wait_for(all_running.wait(), 30)
         await loop.drain(5)
